@@ -1,0 +1,214 @@
+/**
+ * Configuration: parsed and validated once per isolate from wrangler vars, never per request.
+ *
+ * Sources (later wins):
+ *   1. the defaults below, which reproduce the documented policy;
+ *   2. `EDGE_CONFIG`: a JSON object (a string, or a TOML table under `[vars.EDGE_CONFIG]`);
+ *   3. simple vars for the things people change most: `ORIGIN_URL`, `CACHE_VERSION`.
+ *
+ * An invalid configuration throws {@link ConfigError} naming the offending field, so a
+ * deploy (which evaluates the module) or `wrangler dev` fails loudly instead of every
+ * request answering a mysterious 500.
+ */
+import { z } from "zod";
+import { parseCacheControl } from "./http/cache-control.ts";
+
+/** Thrown when the configuration is invalid; `message` names the field and the reason. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** KV keys are at most 512 bytes; our tag keys add a prefix, so tags are capped below that. */
+export const MAX_PATH_PATTERN = 512;
+
+const pathPattern = z
+  .string()
+  .max(MAX_PATH_PATTERN)
+  .refine((p) => p === "*" || p.startsWith("/"), "must be \"*\" or start with \"/\"")
+  .refine((p) => !p.slice(0, -1).includes("*"), "\"*\" is only allowed at the end");
+
+const cacheControlString = z.string().refine(
+  (v) => parseCacheControl(v).size > 0,
+  "is not a Cache-Control value",
+);
+
+const ruleSchema = z
+  .object({
+    /** Shown in Cache-Status, logs and the explain endpoint. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "must be a simple identifier"),
+    /** Path patterns: exact ("/health"), prefix ("/static/*") or everything ("*"). */
+    paths: z.array(pathPattern).min(1),
+    /** Never cache: forward to the origin and never store (admin, health checks). */
+    bypass: z.boolean().default(false),
+    /** Cache-Control applied to the response: browsers read max-age, the edge reads s-maxage then max-age. */
+    cacheControl: cacheControlString.optional(),
+    /**
+     * "fill": apply `cacheControl` only when the origin sent no caching headers (no Cache-Control, no Expires).
+     * "override": apply it whatever the origin said, except that private / no-store / Set-Cookie are never
+     * turned into a shared entry.
+     */
+    mode: z.enum(["fill", "override"]).default("fill"),
+    /**
+     * When set, a response is stored only if its Content-Type matches one of these ("image/*" allowed),
+     * so a dynamic page answering under /static/ is never stored as a static asset.
+     */
+    contentTypes: z.array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/i)).optional(),
+    /** Tags added to every entry this rule stores (purge them all at once). */
+    tags: z.array(z.string()).default([]),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (!rule.bypass && rule.cacheControl === undefined) {
+      ctx.addIssue({ code: "custom", message: "needs cacheControl unless bypass is true", path: ["cacheControl"] });
+    }
+    if (rule.cacheControl !== undefined) {
+      const cc = parseCacheControl(rule.cacheControl);
+      if (!rule.bypass && !cc.has("max-age") && !cc.has("s-maxage")) {
+        ctx.addIssue({ code: "custom", message: "needs max-age or s-maxage", path: ["cacheControl"] });
+      }
+    }
+  });
+
+export type Rule = z.infer<typeof ruleSchema>;
+
+const STATIC_TYPES = [
+  "text/css", "text/javascript", "application/javascript", "application/json", "application/manifest+json",
+  "application/wasm", "application/pdf", "application/octet-stream", "text/plain", "image/*", "font/*",
+  "application/font-woff", "application/font-woff2", "application/x-font-ttf", "audio/*", "video/*",
+];
+
+/** The documented default policy (README: "Default policy"). */
+export const DEFAULT_RULES: Rule[] = [
+  { name: "admin", paths: ["/admin", "/admin/*"], bypass: true, mode: "fill", tags: [] },
+  { name: "health", paths: ["/health", "/health/", "/healthz"], bypass: true, mode: "fill", tags: [] },
+  {
+    name: "static", paths: ["/static/*"], cacheControl: "public, max-age=31536000, immutable",
+    mode: "fill", contentTypes: STATIC_TYPES, tags: ["static-assets"], bypass: false,
+  },
+  {
+    name: "media", paths: ["/media/*"], cacheControl: "public, max-age=86400",
+    mode: "fill", contentTypes: STATIC_TYPES, tags: ["media"], bypass: false,
+  },
+  { name: "api", paths: ["/api/*"], cacheControl: "public, max-age=300, s-maxage=600", mode: "fill", tags: ["api"], bypass: false },
+  { name: "html", paths: ["*"], cacheControl: "public, max-age=300, s-maxage=1800", mode: "fill", tags: [], bypass: false },
+];
+
+/** Cookie name patterns ("_ga_*" matches by prefix), compared case-sensitively as browsers do. */
+export const DEFAULT_ANALYTICS_COOKIES = [
+  "_ga", "_ga_*", "_gid", "_gat", "_gat_*", "__utma", "__utmb", "__utmc", "__utmt", "__utmv", "__utmz", "__utm*",
+  "_fbp", "_fbc", "_gcl_*", "_hjid", "_hj*", "_uetsid", "_uetvid", "_clck", "_clsk", "ajs_anonymous_id",
+];
+
+/** Query parameter name patterns dropped from the key and from the origin request (case-insensitive). */
+export const DEFAULT_TRACKING_PARAMS = [
+  "utm_*", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "mc_cid", "mc_eid",
+  "_ga", "_gl", "yclid", "igshid", "twclid", "ttclid", "li_fat_id",
+];
+
+const securityHeadersSchema = z
+  .object({
+    contentTypeOptions: z.boolean().default(false),
+    frameOptions: z.enum(["DENY", "SAMEORIGIN"]).optional(),
+    /** Strict-Transport-Security max-age in seconds; 0 or absent sends nothing. */
+    hstsMaxAge: z.number().int().min(0).max(63072000).default(0),
+    hstsIncludeSubdomains: z.boolean().default(false),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    /** Origin base URL ("https://origin.example.com"); empty means "fetch the request's own URL" (route mode). */
+    originUrl: z.string().default(""),
+    /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
+    originTimeoutMs: z.number().int().min(100).max(120_000).default(15_000),
+    /** Part of every key: bump it on deploy to start from an empty cache. */
+    cacheVersion: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]").default("1"),
+    /** Name passed to caches.open(). */
+    cacheName: z.string().min(1).max(64).default("edge-cache"),
+    rules: z.array(ruleSchema).min(1).default(DEFAULT_RULES),
+    analyticsCookies: z.array(z.string().min(1)).default(DEFAULT_ANALYTICS_COOKIES),
+    /** Extra analytics cookie patterns, added to the defaults rather than replacing them. */
+    extraAnalyticsCookies: z.array(z.string().min(1)).default([]),
+    /** A request carrying any of these cookies bypasses the cache (Django: sessionid). */
+    sessionCookies: z.array(z.string().min(1)).min(1).default(["sessionid"]),
+    trackingParams: z.array(z.string().min(1)).default(DEFAULT_TRACKING_PARAMS),
+    extraTrackingParams: z.array(z.string().min(1)).default([]),
+    /**
+     * Supported languages, first is the default. When set, Accept-Language is folded to one of
+     * these, keyed, and forwarded to the origin in that folded form. Empty: language is not keyed.
+     */
+    languages: z.array(z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i)).default([]),
+    /** Edge TTL for 404 / 410 (negative caching); the origin can shorten it, never lengthen it. */
+    negativeTtl: z.number().int().min(0).max(3600).default(60),
+    /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
+    allowNocacheParam: z.boolean().default(false),
+    /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */
+    forwardedHeaders: z.boolean().default(true),
+    securityHeaders: securityHeadersSchema.default({ contentTypeOptions: false, hstsMaxAge: 0, hstsIncludeSubdomains: false }),
+    /** Path of the purge API (issue: tags & purge). */
+    purgePath: z.string().startsWith("/").default("/__edge/purge"),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type SecurityHeaders = Config["securityHeaders"];
+
+/** The wrangler vars and secrets the config is read from (bindings live in Env). */
+export interface ConfigVars {
+  EDGE_CONFIG?: unknown;
+  ORIGIN_URL?: string;
+  CACHE_VERSION?: string;
+}
+
+/** Parse and validate; throws ConfigError with every problem named ("rules[2].cacheControl: ..."). */
+export function parseConfig(vars: ConfigVars): Config {
+  let raw: Record<string, unknown> = {};
+  if (vars.EDGE_CONFIG !== undefined && vars.EDGE_CONFIG !== "") {
+    if (typeof vars.EDGE_CONFIG === "string") {
+      try {
+        raw = JSON.parse(vars.EDGE_CONFIG) as Record<string, unknown>;
+      } catch (e) {
+        throw new ConfigError(`EDGE_CONFIG is not valid JSON: ${(e as Error).message}`);
+      }
+    } else {
+      raw = vars.EDGE_CONFIG as Record<string, unknown>;
+    }
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new ConfigError("EDGE_CONFIG must be a JSON object");
+    }
+  }
+  const merged: Record<string, unknown> = { ...raw };
+  if (vars.ORIGIN_URL) merged.originUrl = vars.ORIGIN_URL;
+  if (vars.CACHE_VERSION) merged.cacheVersion = vars.CACHE_VERSION;
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const reasons = result.error.issues.map((i) => `${formatPath(i.path) || "config"}: ${i.message}`);
+    throw new ConfigError(`invalid edge-cache configuration: ${reasons.join("; ")}`);
+  }
+  const config = result.data;
+  if (config.originUrl !== "") {
+    let url: URL;
+    try {
+      url = new URL(config.originUrl);
+    } catch {
+      throw new ConfigError(`invalid edge-cache configuration: originUrl: "${config.originUrl}" is not a URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigError("invalid edge-cache configuration: originUrl: must be http or https");
+    }
+    if (url.search || url.hash) {
+      throw new ConfigError("invalid edge-cache configuration: originUrl: must not have a query or fragment");
+    }
+  }
+  const names = new Set<string>();
+  for (const rule of config.rules) {
+    if (names.has(rule.name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);
+    names.add(rule.name);
+  }
+  return config;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
+}

@@ -1,0 +1,11 @@
+/** Bindings, vars and secrets the worker reads (see wrangler.toml). Written once, here. */
+import type { ConfigVars } from "./config.ts";
+
+export interface Env extends ConfigVars {
+  /** Optional service binding to the origin (the demo origin under `npm start`). */
+  ORIGIN?: Fetcher;
+  /** KV namespace holding tag invalidations (purge). */
+  TAGS?: KVNamespace;
+  /** Bearer token for the purge API (a secret: `wrangler secret put PURGE_TOKEN`). */
+  PURGE_TOKEN?: string;
+}

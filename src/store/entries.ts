@@ -1,0 +1,107 @@
+/**
+ * Entries in the Cache API (I/O). An entry is the origin response plus our metadata in
+ * `x-ec-*` headers: when it was stored, how long it is fresh, the rule and tags, and the
+ * Cache-Control the client should see. Freshness is decided by us from that metadata (so it is
+ * testable and can serve stale later); the Cache API lifetime only bounds how long it is kept.
+ *
+ * Note the Cache API is per data centre (see shared/PLATFORM.md): put/delete act where the
+ * Worker ran, which is why invalidation is checked against KV at read time (store/tag-index.ts).
+ */
+
+export interface EntryMeta {
+  /** ms since epoch when the response was received from the origin. */
+  storedAt: number;
+  /** Seconds the entry is fresh, counted from storedAt. */
+  ttl: number;
+  /** Age the response already had when received. */
+  initialAge: number;
+  /** Name of the rule that matched, or "-" */
+  rule: string;
+  /** Tags (lower case) for purge. */
+  tags: string[];
+  /** Normalised URL identity (scheme://host/path?query). */
+  url: string;
+  /** Cache-Control the client sees, or null to send none. */
+  cacheControl: string | null;
+}
+
+const META = {
+  storedAt: "x-ec-stored-at",
+  ttl: "x-ec-ttl",
+  initialAge: "x-ec-age",
+  rule: "x-ec-rule",
+  tags: "x-ec-tags",
+  url: "x-ec-url",
+  cacheControl: "x-ec-cc",
+} as const;
+
+/** Headers never stored: hop-by-hop (RFC 9110 §7.6.1), per-user, or describing another cache's state. */
+const UNSTORED_HEADERS = [
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+  "set-cookie", "age", "cf-cache-status", "x-cache", "cache-status",
+];
+
+/**
+ * Build the object handed to cache.put(): response headers minus unstored ones, plus metadata.
+ * `keepFor` (seconds) is how long the Cache API keeps it, at least the freshness lifetime.
+ */
+export function toStored(response: Response, body: ReadableStream | null, meta: EntryMeta, keepFor: number): Response {
+  const headers = new Headers(response.headers);
+  for (const name of UNSTORED_HEADERS) headers.delete(name);
+  headers.set(META.storedAt, String(meta.storedAt));
+  headers.set(META.ttl, String(meta.ttl));
+  headers.set(META.initialAge, String(meta.initialAge));
+  headers.set(META.rule, meta.rule);
+  headers.set(META.tags, meta.tags.join(","));
+  headers.set(META.url, meta.url);
+  headers.set(META.cacheControl, meta.cacheControl ?? "");
+  // The Cache API's own lifetime (CDN semantics); the client's Cache-Control travels in x-ec-cc.
+  headers.set("cache-control", `public, max-age=${Math.max(1, Math.ceil(keepFor))}`);
+  headers.delete("expires");
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** Read the metadata back; null when the object is not one of ours (or damaged). */
+export function readMeta(stored: Response): EntryMeta | null {
+  const h = stored.headers;
+  const storedAt = Number(h.get(META.storedAt));
+  const ttl = Number(h.get(META.ttl));
+  const initialAge = Number(h.get(META.initialAge) ?? "0");
+  if (!Number.isFinite(storedAt) || storedAt <= 0 || !Number.isFinite(ttl) || !Number.isFinite(initialAge)) return null;
+  const tags = h.get(META.tags);
+  const cc = h.get(META.cacheControl);
+  return {
+    storedAt,
+    ttl,
+    initialAge,
+    rule: h.get(META.rule) ?? "-",
+    tags: tags ? tags.split(",") : [],
+    url: h.get(META.url) ?? "",
+    cacheControl: cc === null || cc === "" ? null : cc,
+  };
+}
+
+/** Seconds since the entry was received plus the age it arrived with (RFC 9111 §4.2.3, simplified: no transit delay). */
+export function currentAge(meta: EntryMeta, now: number): number {
+  return meta.initialAge + Math.max(0, Math.floor((now - meta.storedAt) / 1000));
+}
+
+/** Seconds of freshness left (negative once stale). */
+export function ttlLeft(meta: EntryMeta, now: number): number {
+  return meta.ttl - Math.max(0, Math.floor((now - meta.storedAt) / 1000));
+}
+
+/** The stored object as the client should see it: metadata removed, Cache-Control restored. */
+export function fromStored(stored: Response, meta: EntryMeta): Response {
+  const headers = new Headers(stored.headers);
+  for (const name of Object.values(META)) headers.delete(name);
+  headers.delete("cf-cache-status");
+  if (meta.cacheControl === null) headers.delete("cache-control");
+  else headers.set("cache-control", meta.cacheControl);
+  return new Response(stored.body, { status: stored.status, statusText: stored.statusText, headers });
+}
+
+/** The Cache API key request for a key URL (always a bare GET: no client headers reach the lookup). */
+export function keyRequest(key: string): Request {
+  return new Request(key, { method: "GET" });
+}
