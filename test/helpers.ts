@@ -1,0 +1,53 @@
+/**
+ * Test helpers: send a request through the real worker entry (src/index.ts) with a real
+ * ExecutionContext, wait for its background work (cache writes), and talk to the test origin.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../src/index.ts";
+import type { Env } from "../src/env.ts";
+import type { LoggedRequest, ResponseSpec } from "./origin/protocol.ts";
+
+export const testEnv = env as unknown as Env & { ORIGIN_URL: string; PURGE_TOKEN: string };
+
+/** Public host the tests pretend to be (the worker's route). */
+export const SITE = "https://www.example.com";
+
+export interface Sent {
+  res: Response;
+  body: string;
+  status: number;
+  header(name: string): string | null;
+}
+
+/** A unique path prefix so tests never share cache entries or origin counters. */
+export function uniquePath(prefix = "/t"): string {
+  return `${prefix}/${crypto.randomUUID().slice(0, 12)}`;
+}
+
+/** Send one request through the worker; resolves after its waitUntil work has finished. */
+export async function send(path: string, init: RequestInit = {}, envOverrides: Partial<Env> = {}): Promise<Sent> {
+  const ctx = createExecutionContext();
+  const request = new Request(path.startsWith("http") ? path : `${SITE}${path}`, init);
+  const res = await worker.fetch(request, { ...testEnv, ...envOverrides }, ctx);
+  const body = await res.text();
+  await waitOnExecutionContext(ctx);
+  return { res, body, status: res.status, header: (name) => res.headers.get(name) };
+}
+
+/** What the origin received for paths starting with `prefix`. */
+export async function originLog(prefix: string): Promise<LoggedRequest[]> {
+  const r = await fetch(`${testEnv.ORIGIN_URL}/__log?prefix=${encodeURIComponent(prefix)}`);
+  return (await r.json()) as LoggedRequest[];
+}
+
+/** Tell the origin how to answer `path` (responses in order, the last repeats). */
+export async function script(path: string, ...responses: ResponseSpec[]): Promise<void> {
+  const r = await fetch(`${testEnv.ORIGIN_URL}/__script`, { method: "POST", body: JSON.stringify({ path, responses }) });
+  if (!r.ok) throw new Error(`script failed: ${r.status}`);
+}
+
+/** EDGE_CONFIG override for one test (a new configuration builds a new app). */
+export function withConfig(config: Record<string, unknown>): Partial<Env> {
+  return { EDGE_CONFIG: JSON.stringify(config) };
+}

@@ -1,0 +1,19 @@
+/** What tests and the test origin (server.ts) exchange: no Node imports, so workerd code can use it. */
+
+export interface ResponseSpec {
+  status?: number;
+  headers?: Record<string, string | string[]>;
+  body?: string;
+  /** Wait this long before sending headers. */
+  delayMs?: number;
+  /** "headers": destroy the socket before any response; "mid-body": after half the body. */
+  reset?: "headers" | "mid-body";
+}
+
+export interface LoggedRequest {
+  seq: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}

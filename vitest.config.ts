@@ -1,0 +1,28 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Tests run inside workerd (the Cloudflare vitest plugin), with miniflare's real Cache API and KV.
+ * The origin is a real HTTP server on loopback, started by test/global-setup.ts.
+ */
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      main: "./src/index.ts",
+      miniflare: {
+        compatibilityDate: "2026-11-01",
+        kvNamespaces: ["TAGS"],
+        bindings: {
+          ORIGIN_URL: inject("originUrl"),
+          CACHE_VERSION: "test",
+          PURGE_TOKEN: "test-purge-token-0123456789",
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 20_000,
+  },
+});
