@@ -24,5 +24,6 @@ export default defineConfig({
     globalSetup: ["./test/global-setup.ts"],
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
+    reporters: ["default", "./test/reporter.ts"],
   },
 });

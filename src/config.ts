@@ -140,6 +140,11 @@ const configSchema = z
     languages: z.array(z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i)).default([]),
     /** Edge TTL for 404 / 410 (negative caching); the origin can shorten it, never lengthen it. */
     negativeTtl: z.number().int().min(0).max(3600).default(60),
+    /**
+     * Largest body stored (bytes). Bodies are read whole before they are stored, so that a
+     * truncated one never is; larger responses are served but not cached.
+     */
+    maxEntryBytes: z.number().int().min(1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
     allowNocacheParam: z.boolean().default(false),
     /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */

@@ -9,7 +9,7 @@ import { logFault } from "./log.ts";
 import { buildOriginRequest, fetchOrigin, type OriginTarget } from "./origin.ts";
 import { bypassReason, matchRule, storeDecision } from "./policy.ts";
 import { errorResponse, finish } from "./respond.ts";
-import { currentAge, type EntryMeta, fromStored, keyRequest, readMeta, toStored, ttlLeft } from "./store/entries.ts";
+import { currentAge, type EntryMeta, fromStored, keyRequest, readMeta, readWhole, toStored, ttlLeft } from "./store/entries.ts";
 
 export interface PipelineDeps {
   config: Config;
@@ -74,7 +74,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         const meta = readMeta(stored);
         const t = now();
         if (meta && ttlLeft(meta, t) > 0) {
-          if (headOnly) await stored.body?.cancel();
           return finish(fromStored(stored, meta), {
             status: { xCache: "HIT", hit: true, ttl: ttlLeft(meta, t), detail: meta.rule },
             age: currentAge(meta, t),
@@ -110,10 +109,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       storedAt: now(), ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
       tags: rule?.tags.map((t) => t.toLowerCase()) ?? [], url: key.url, cacheControl: decision.cacheControl,
     };
-    const [toClient, toCache] = res.body ? res.body.tee() : [null, null];
-    inv.waitUntil(store(cache, key, toStored(res, toCache, meta, decision.ttl)));
-    if (headOnly) await toClient?.cancel();
-    return finish(new Response(headOnly ? null : toClient, res), {
+    // The client streams its branch while the cache's branch is read whole in the background.
+    const [toClient, toCache] = headOnly || !res.body ? [null, res.body] : res.body.tee();
+    inv.waitUntil(store(cache, key, res, toCache, meta, config.maxEntryBytes));
+    return finish(new Response(toClient, res), {
       status: { xCache: "MISS", fwd, stored: true, ttl: decision.ttl, detail: meta.rule },
       cacheControl: decision.cacheControl,
       age: decision.initialAge,
@@ -130,10 +129,20 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   };
 }
 
-/** Write an entry; a body that fails mid-stream makes put() reject, so nothing partial is stored. */
-async function store(cache: Cache, key: CacheKey, response: Response): Promise<void> {
+/** Write an entry once its whole body has arrived; a body that fails or is too large is not stored. */
+async function store(cache: Cache, key: CacheKey, res: Response, body: ReadableStream | null, meta: EntryMeta, limit: number): Promise<void> {
+  let bytes: Uint8Array | null = null;
+  if (body) {
+    try {
+      bytes = await readWhole(body, limit, res.headers.get("content-length"));
+    } catch (e) {
+      logFault("origin.body", e, { key: key.key });
+      return;
+    }
+    if (bytes === null) return; // too large, or shorter than its Content-Length
+  }
   try {
-    await cache.put(keyRequest(key.key), response);
+    await cache.put(keyRequest(key.key), toStored(res, bytes, meta, meta.ttl));
   } catch (e) {
     logFault("cache.put", e, { key: key.key });
   }

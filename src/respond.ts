@@ -57,7 +57,11 @@ export function finish(res: Response, opts: FinishOptions): Response {
   if (opts.cacheControl === null) headers.delete("cache-control");
   else if (opts.cacheControl !== undefined) headers.set("cache-control", opts.cacheControl);
   applySecurityHeaders(headers, opts.security);
-  const body = opts.headOnly ? null : res.body;
+  let body = res.body;
+  if (opts.headOnly && body) {
+    void body.cancel().catch(() => undefined);
+    body = null;
+  }
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
 

@@ -45,7 +45,7 @@ const UNSTORED_HEADERS = [
  * Build the object handed to cache.put(): response headers minus unstored ones, plus metadata.
  * `keepFor` (seconds) is how long the Cache API keeps it, at least the freshness lifetime.
  */
-export function toStored(response: Response, body: ReadableStream | null, meta: EntryMeta, keepFor: number): Response {
+export function toStored(response: Response, body: BodyInit | null, meta: EntryMeta, keepFor: number): Response {
   const headers = new Headers(response.headers);
   for (const name of UNSTORED_HEADERS) headers.delete(name);
   headers.set(META.storedAt, String(meta.storedAt));
@@ -89,6 +89,41 @@ export function currentAge(meta: EntryMeta, now: number): number {
 /** Seconds of freshness left (negative once stale). */
 export function ttlLeft(meta: EntryMeta, now: number): number {
   return meta.ttl - Math.max(0, Math.floor((now - meta.storedAt) / 1000));
+}
+
+/**
+ * Read a body completely before it is stored. Returns null when it is larger than `limit` or shorter
+ * or longer than its Content-Length; rejects when the stream fails. Only a whole body is ever stored:
+ * a connection that drops mid-body must not leave a truncated page in the cache (miniflare's put()
+ * accepts a prematurely ended stream without complaint).
+ */
+export async function readWhole(stream: ReadableStream<Uint8Array>, limit: number, contentLength: string | null): Promise<Uint8Array | null> {
+  const expected = contentLength !== null && /^\d+$/.test(contentLength) ? Number(contentLength) : null;
+  if (expected !== null && expected > limit) {
+    await stream.cancel();
+    return null;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (expected !== null && size !== expected) return null;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
 
 /** The stored object as the client should see it: metadata removed, Cache-Control restored. */

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_RULES, parseConfig } from "../../src/config.ts";
+
+describe("parseConfig", () => {
+  it("defaults reproduce the documented policy", () => {
+    const c = parseConfig({});
+    expect(c.rules).toEqual(DEFAULT_RULES);
+    expect(c.sessionCookies).toEqual(["sessionid"]);
+    expect(c.allowNocacheParam).toBe(false);
+    expect(c.negativeTtl).toBe(60);
+    expect(c.cacheVersion).toBe("1");
+  });
+
+  it("accepts EDGE_CONFIG as JSON text or as an object, simple vars win", () => {
+    expect(parseConfig({ EDGE_CONFIG: '{"languages":["en","fr"]}' }).languages).toEqual(["en", "fr"]);
+    expect(parseConfig({ EDGE_CONFIG: { negativeTtl: 30 } }).negativeTtl).toBe(30);
+    const c = parseConfig({ EDGE_CONFIG: { cacheVersion: "a" }, CACHE_VERSION: "b", ORIGIN_URL: "https://o.example.com" });
+    expect(c.cacheVersion).toBe("b");
+    expect(c.originUrl).toBe("https://o.example.com");
+  });
+
+  it.each([
+    ["{not json", /EDGE_CONFIG is not valid JSON/],
+    ["[]", /must be a JSON object/],
+    ['{"negativeTtl": -1}', /negativeTtl/],
+    ['{"unknownOption": 1}', /unrecognized key.*unknownOption|unknownOption/i],
+    ['{"rules": []}', /rules/],
+    ['{"rules": [{"name": "x", "paths": ["static/*"], "cacheControl": "max-age=1"}]}', /rules\[0\]\.paths\[0\]: must be "\*" or start with "\/"/],
+    ['{"rules": [{"name": "x", "paths": ["/a*b"], "cacheControl": "max-age=1"}]}', /only allowed at the end/],
+    ['{"rules": [{"name": "x", "paths": ["/"]}]}', /rules\[0\]\.cacheControl: needs cacheControl unless bypass/],
+    ['{"rules": [{"name": "x", "paths": ["/"], "cacheControl": "public"}]}', /needs max-age or s-maxage/],
+    ['{"rules": [{"name": "x", "paths": ["/"], "cacheControl": "max-age=1", "mode": "sometimes"}]}', /rules\[0\]\.mode/],
+    ['{"rules": [{"name": "x", "paths": ["/"], "bypass": true}, {"name": "x", "paths": ["*"], "bypass": true}]}', /duplicate rule name "x"/],
+    ['{"originUrl": "not a url"}', /originUrl/],
+    ['{"originUrl": "ftp://x"}', /originUrl: must be http or https/],
+    ['{"cacheVersion": "has space"}', /cacheVersion/],
+    ['{"languages": ["english!"]}', /languages\[0\]/],
+  ])("rejects %s", (raw, reason) => {
+    expect(() => parseConfig({ EDGE_CONFIG: raw })).toThrow(ConfigError);
+    expect(() => parseConfig({ EDGE_CONFIG: raw })).toThrow(reason);
+  });
+});
