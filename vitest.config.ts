@@ -10,7 +10,7 @@ export default defineConfig({
     cloudflareTest(({ inject }) => ({
       main: "./src/index.ts",
       miniflare: {
-        compatibilityDate: "2026-11-01",
+        compatibilityDate: "2026-10-20",
         kvNamespaces: ["TAGS"],
         bindings: {
           ORIGIN_URL: inject("originUrl"),
