@@ -1,30 +1,78 @@
 /**
- * Hono wiring: the worker's own endpoints first, then every other request through the cache pipeline.
- * One onError logs unexpected failures and answers a bare 500 without internals.
+ * Hono wiring: the worker's own endpoints first (health, purge), then every other request through
+ * the cache pipeline. One onError logs unexpected failures and answers a bare 500 without internals.
  */
 import { Hono } from "hono";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
+import { keyOptionsFor } from "./key.ts";
 import { logFault } from "./log.ts";
-import { createPipeline } from "./pipeline.ts";
+import { createPipeline, type Pipeline } from "./pipeline.ts";
+import { createFailureLimiter, handlePurge } from "./purge.ts";
+import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
+import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
+
+/** Shortest PURGE_TOKEN accepted: a guessable token is worse than none. */
+export const MIN_PURGE_TOKEN_LENGTH = 16;
+
+/** Secrets are not part of the parsed config (they never reach logs), but are checked as early. */
+export function validateSecrets(env: Env): void {
+  if (env.PURGE_TOKEN !== undefined && env.PURGE_TOKEN !== "" && env.PURGE_TOKEN.length < MIN_PURGE_TOKEN_LENGTH) {
+    throw new ConfigError(`PURGE_TOKEN must be at least ${MIN_PURGE_TOKEN_LENGTH} characters (the token itself is not shown)`);
+  }
+}
 
 export interface AppOptions {
   /** Clock in ms (tests inject one). */
   now?: () => number;
+  /** Backoff base for zone purge retries (tests shorten it). */
+  zonePurgeBackoffMs?: number;
 }
 
-/** Build the app for one validated configuration. Bindings are read per request from `env`. */
+/** What one isolate keeps per configuration: built on the first request, when bindings are known. */
+interface Runtime {
+  pipeline: Pipeline;
+  tagIndex: TagIndex;
+  zonePurger: ZonePurger | null;
+  openCache: () => Promise<Cache>;
+}
+
+/** Build the app for one validated configuration. Bindings are read from `env` on the first request. */
 export function createApp(config: Config, options: AppOptions = {}) {
   const now = options.now ?? Date.now;
   const app = new Hono<{ Bindings: Env }>();
-  let pipeline: ReturnType<typeof createPipeline> | undefined;
+  const limiter = createFailureLimiter(now);
+  let runtime: Runtime | undefined;
+
+  function runtimeFor(env: Env): Runtime {
+    if (runtime) return runtime;
+    validateSecrets(env);
+    let cachePromise: Promise<Cache> | undefined;
+    const openCache = () => (cachePromise ??= caches.open(config.cacheName));
+    const tagIndex = createTagIndex(env.TAGS, config.tagCheckMemoMs, now);
+    const zonePurger = config.zoneId && env.CF_API_TOKEN
+      ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: options.zonePurgeBackoffMs })
+      : null;
+    const origin = { fetcher: env.ORIGIN, baseUrl: config.originUrl };
+    runtime = { pipeline: createPipeline({ config, now, origin, tagIndex, openCache }), tagIndex, zonePurger, openCache };
+    return runtime;
+  }
 
   app.get("/__edge/health", (c) => c.json({ ok: true, cacheVersion: config.cacheVersion }, 200, { "cache-control": "no-store" }));
 
-  app.all("*", (c) => {
-    pipeline ??= createPipeline({ config, now, origin: { fetcher: c.env.ORIGIN, baseUrl: config.originUrl } });
-    return pipeline(c.req.raw, c.executionCtx);
+  app.all(config.purgePath, (c) => {
+    const rt = runtimeFor(c.env);
+    return handlePurge(c.req.raw, c.env.PURGE_TOKEN, limiter, {
+      config,
+      keyOptions: keyOptionsFor(config),
+      tagIndex: rt.tagIndex,
+      zonePurger: rt.zonePurger,
+      openCache: rt.openCache,
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+    });
   });
+
+  app.all("*", (c) => runtimeFor(c.env).pipeline(c.req.raw, c.executionCtx));
 
   app.onError((err, c) => {
     logFault("app", err, { path: new URL(c.req.url).pathname });

@@ -10,6 +10,7 @@
  * deploy (which evaluates the module) or `wrangler dev` fails loudly instead of every
  * request answering a mysterious 500.
  */
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { parseCacheControl } from "./http/cache-control.ts";
 
@@ -150,8 +151,22 @@ const configSchema = z
     /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */
     forwardedHeaders: z.boolean().default(true),
     securityHeaders: securityHeadersSchema.default({ contentTypeOptions: false, hstsMaxAge: 0, hstsIncludeSubdomains: false }),
-    /** Path of the purge API (issue: tags & purge). */
-    purgePath: z.string().startsWith("/").default("/__edge/purge"),
+    /** Response headers tags are read from, in order (the origin's Cache-Tag may be stripped by Cloudflare). */
+    tagHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(["Cache-Tag", "Surrogate-Key", "X-Cache-Tag"]),
+    /** Debug switch: expose the cache key and tags to clients (X-Edge-Key, X-Edge-Tags). Off in production. */
+    debugHeaders: z.boolean().default(false),
+    /** How long an isolate trusts a tag timestamp it read from KV before reading it again. */
+    tagCheckMemoMs: z.number().int().min(0).max(60_000).default(1000),
+    /** Give up on the KV purge check after this long and serve the entry (logged): KV trouble must not take the site down. */
+    tagCheckTimeoutMs: z.number().int().min(10).max(10_000).default(500),
+    /** Path of the purge API. Reachable only when the PURGE_TOKEN secret is set. */
+    purgePath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default("/__edge/purge"),
+    /** Client IPs / CIDRs allowed to call the purge API (empty: any IP with the token). */
+    purgeAllowIps: z.array(z.string().refine(isIpOrCidr, "is not an IP address or CIDR range")).default([]),
+    /** Cloudflare zone id for zone purge (with the CF_API_TOKEN secret); empty: KV invalidation only. */
+    zoneId: z.string().regex(/^[a-f0-9]{0,64}$/i).default(""),
+    /** Cloudflare API base URL (tests point it at a local fake). */
+    zonePurgeApi: z.string().url().default("https://api.cloudflare.com/client/v4"),
   })
   .strict();
 
@@ -163,6 +178,7 @@ export interface ConfigVars {
   EDGE_CONFIG?: unknown;
   ORIGIN_URL?: string;
   CACHE_VERSION?: string;
+  CF_ZONE_ID?: string;
 }
 
 /** Parse and validate; throws ConfigError with every problem named ("rules[2].cacheControl: ..."). */
@@ -185,6 +201,7 @@ export function parseConfig(vars: ConfigVars): Config {
   const merged: Record<string, unknown> = { ...raw };
   if (vars.ORIGIN_URL) merged.originUrl = vars.ORIGIN_URL;
   if (vars.CACHE_VERSION) merged.cacheVersion = vars.CACHE_VERSION;
+  if (vars.CF_ZONE_ID) merged.zoneId = vars.CF_ZONE_ID;
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -212,6 +229,19 @@ export function parseConfig(vars: ConfigVars): Config {
     names.add(rule.name);
   }
   return config;
+}
+
+function isIpOrCidr(value: string): boolean {
+  return ipaddr.isValid(value) || (value.includes("/") && isCidr(value));
+}
+
+function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -8,4 +8,6 @@ export interface Env extends ConfigVars {
   TAGS?: KVNamespace;
   /** Bearer token for the purge API (a secret: `wrangler secret put PURGE_TOKEN`). */
   PURGE_TOKEN?: string;
+  /** Cloudflare API token with Cache Purge permission (a secret), used with CF_ZONE_ID for zone purge. */
+  CF_API_TOKEN?: string;
 }

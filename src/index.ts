@@ -3,7 +3,7 @@
  * `wrangler dev` fail at once, naming the bad field) and the app is built once per configuration.
  */
 import { env as moduleEnv } from "cloudflare:workers";
-import { createApp } from "./app.ts";
+import { createApp, validateSecrets } from "./app.ts";
 import { parseConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 
@@ -21,6 +21,7 @@ function fingerprint(env: Env): string {
 function appFor(env: Env): App {
   let app = byEnv.get(env);
   if (app) return app;
+  validateSecrets(env);
   const fp = fingerprint(env);
   app = byConfig.get(fp);
   if (!app) {

@@ -6,6 +6,7 @@
  * normalised form. Nothing a client can do with `;`, duplicate or encoded parameters, `//` or
  * `%2e` makes the key and the origin request disagree.
  */
+import type { Config } from "./config.ts";
 import { matchesAny } from "./cookies.ts";
 
 export interface KeyOptions {
@@ -13,6 +14,12 @@ export interface KeyOptions {
   trackingParams: readonly string[];
   /** Supported languages, first is the default; empty: language is not a key dimension. */
   languages: readonly string[];
+}
+
+/** Key options from the configuration (default and extra tracking parameters merged, lower-cased). */
+export function keyOptionsFor(config: Config): KeyOptions {
+  const tracking = [...config.trackingParams, ...config.extraTrackingParams].map((p) => p.toLowerCase());
+  return { cacheVersion: config.cacheVersion, trackingParams: tracking, languages: config.languages };
 }
 
 export interface CacheKey {

@@ -8,9 +8,13 @@
  * Worker ran, which is why invalidation is checked against KV at read time (store/tag-index.ts).
  */
 
+import { MAX_ENTRY_LIFETIME_S } from "./tag-index.ts";
+
 export interface EntryMeta {
   /** ms since epoch when the response was received from the origin. */
   storedAt: number;
+  /** ms since epoch when the origin request was sent: purges at or after this invalidate the entry. */
+  fillStartedAt: number;
   /** Seconds the entry is fresh, counted from storedAt. */
   ttl: number;
   /** Age the response already had when received. */
@@ -27,10 +31,12 @@ export interface EntryMeta {
 
 const META = {
   storedAt: "x-ec-stored-at",
+  fillStartedAt: "x-ec-fill",
   ttl: "x-ec-ttl",
   initialAge: "x-ec-age",
   rule: "x-ec-rule",
-  tags: "x-ec-tags",
+  // Cache-Tag itself holds the tags, so Cloudflare's zone purge by tag reaches the entry.
+  tags: "cache-tag",
   url: "x-ec-url",
   cacheControl: "x-ec-cc",
 } as const;
@@ -49,6 +55,7 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
   const headers = new Headers(response.headers);
   for (const name of UNSTORED_HEADERS) headers.delete(name);
   headers.set(META.storedAt, String(meta.storedAt));
+  headers.set(META.fillStartedAt, String(meta.fillStartedAt));
   headers.set(META.ttl, String(meta.ttl));
   headers.set(META.initialAge, String(meta.initialAge));
   headers.set(META.rule, meta.rule);
@@ -56,7 +63,7 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
   headers.set(META.url, meta.url);
   headers.set(META.cacheControl, meta.cacheControl ?? "");
   // The Cache API's own lifetime (CDN semantics); the client's Cache-Control travels in x-ec-cc.
-  headers.set("cache-control", `public, max-age=${Math.max(1, Math.ceil(keepFor))}`);
+  headers.set("cache-control", `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil(keepFor)))}`);
   headers.delete("expires");
   return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
@@ -65,13 +72,15 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
 export function readMeta(stored: Response): EntryMeta | null {
   const h = stored.headers;
   const storedAt = Number(h.get(META.storedAt));
+  const fillStartedAt = Number(h.get(META.fillStartedAt));
   const ttl = Number(h.get(META.ttl));
   const initialAge = Number(h.get(META.initialAge) ?? "0");
-  if (!Number.isFinite(storedAt) || storedAt <= 0 || !Number.isFinite(ttl) || !Number.isFinite(initialAge)) return null;
+  if (!Number.isFinite(storedAt) || storedAt <= 0 || !Number.isFinite(fillStartedAt) || fillStartedAt <= 0 || !Number.isFinite(ttl) || !Number.isFinite(initialAge)) return null;
   const tags = h.get(META.tags);
   const cc = h.get(META.cacheControl);
   return {
     storedAt,
+    fillStartedAt,
     ttl,
     initialAge,
     rule: h.get(META.rule) ?? "-",

@@ -1,0 +1,240 @@
+/**
+ * The purge API the origin calls (I/O). Body and answer follow Cloudflare's zone purge API, so an
+ * existing client works by changing its base URL:
+ *   {"files": [...]} | {"tags": [...]} | {"prefixes": [...]} | {"hosts": [...]} | {"purge_everything": true}
+ *
+ * Everything is validated before anything is applied: a rejected request purges nothing.
+ * Every kind of purge becomes tag invalidations in KV (see store/tag-index.ts): files -> URL tags,
+ * prefixes -> directory tags, hosts -> host tags, everything -> the "*" tag every entry carries.
+ */
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import type { Config } from "./config.ts";
+import { buildKey, type KeyOptions, normalisePath } from "./key.ts";
+import { readWhole, keyRequest } from "./store/entries.ts";
+import type { TagIndex } from "./store/tag-index.ts";
+import { EVERYTHING_TAG, hostTag, pathPrefixes, prefixTag, tagProblem, urlTag } from "./tags.ts";
+import type { ZonePurger } from "./zone-purge.ts";
+
+/** Cloudflare's per-request limit on files / tags / hosts / prefixes. */
+export const MAX_PURGE_ITEMS = 100;
+/** Largest purge body accepted (100 URLs of 2 KB fit easily). */
+export const MAX_PURGE_BODY_BYTES = 256 * 1024;
+/** Failed authentications allowed per client IP per window before answering 429. */
+export const AUTH_FAILURES_PER_WINDOW = 10;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+
+const fileItem = z.union([
+  z.string().max(4096),
+  z.object({ url: z.string().max(4096), headers: z.record(z.string(), z.string()).optional() }).strict(),
+]);
+const purgeSchema = z
+  .object({
+    files: z.array(fileItem).optional(),
+    tags: z.array(z.string().max(2048)).optional(),
+    prefixes: z.array(z.string().max(4096)).optional(),
+    hosts: z.array(z.string().max(300)).optional(),
+    purge_everything: z.literal(true).optional(),
+  })
+  .strict();
+
+type PurgeBody = z.infer<typeof purgeSchema>;
+
+export interface PurgeDeps {
+  config: Config;
+  keyOptions: KeyOptions;
+  tagIndex: TagIndex;
+  zonePurger: ZonePurger | null;
+  openCache: () => Promise<Cache>;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+/** Cloudflare-style envelope. */
+function envelope(status: number, result: unknown, errors: { code: number; message: string }[] = []): Response {
+  return new Response(JSON.stringify({ success: errors.length === 0, errors, messages: [], result }), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+function fail(status: number, code: number, message: string, extra: HeadersInit = {}): Response {
+  const res = envelope(status, null, [{ code, message }]);
+  for (const [k, v] of Object.entries(extra)) res.headers.set(k, v);
+  return res;
+}
+
+/** Constant-time comparison of the presented token with the secret (hash both: equal lengths). */
+export async function tokenMatches(presented: string, secret: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", enc.encode(presented)),
+    crypto.subtle.digest("SHA-256", enc.encode(secret)),
+  ]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+/** Per-isolate count of failed authentications by client IP. */
+export function createFailureLimiter(now: () => number) {
+  const failures = new Map<string, { count: number; since: number }>();
+  return {
+    blocked(ip: string): boolean {
+      const f = failures.get(ip);
+      return f !== undefined && now() - f.since < AUTH_FAILURE_WINDOW_MS && f.count >= AUTH_FAILURES_PER_WINDOW;
+    },
+    fail(ip: string): void {
+      const f = failures.get(ip);
+      if (!f || now() - f.since >= AUTH_FAILURE_WINDOW_MS) {
+        if (failures.size > 10_000) failures.clear();
+        failures.set(ip, { count: 1, since: now() });
+      } else {
+        f.count++;
+      }
+    },
+  };
+}
+
+export function ipAllowed(ip: string | null, allow: readonly string[]): boolean {
+  if (allow.length === 0) return true;
+  if (!ip || !ipaddr.isValid(ip)) return false;
+  let addr = ipaddr.parse(ip);
+  if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+  return allow.some((entry) => {
+    if (!entry.includes("/")) return ipaddr.isValid(entry) && ipaddr.parse(entry).toString() === addr.toString();
+    const [range, bits] = ipaddr.parseCIDR(entry);
+    return range.kind() === addr.kind() && addr.match([range, bits] as never);
+  });
+}
+
+interface Plan {
+  tags: string[];
+  localKeys: string[];
+  counts: { files: number; tags: number; prefixes: number; hosts: number; everything: boolean };
+}
+
+/** Turn a validated body into tags to invalidate (or a reason it cannot be applied). */
+async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
+  const files = body.files ?? [];
+  const tags = body.tags ?? [];
+  const prefixes = body.prefixes ?? [];
+  const hosts = body.hosts ?? [];
+  const total = files.length + tags.length + prefixes.length + hosts.length;
+  if (body.purge_everything && total > 0) return "purge_everything cannot be combined with other purge fields";
+  if (!body.purge_everything && total === 0) return "nothing to purge: give files, tags, prefixes, hosts or purge_everything";
+  if (total > MAX_PURGE_ITEMS) return `at most ${MAX_PURGE_ITEMS} items per request (got ${total}); split the purge`;
+
+  const out: Plan = {
+    tags: [],
+    localKeys: [],
+    counts: { files: files.length, tags: tags.length, prefixes: prefixes.length, hosts: hosts.length, everything: !!body.purge_everything },
+  };
+  if (body.purge_everything) out.tags.push(EVERYTHING_TAG);
+  for (const raw of tags) {
+    const tag = raw.trim().toLowerCase();
+    const problem = tagProblem(tag);
+    if (problem) return `tags: "${raw.slice(0, 64)}" is ${problem}`;
+    out.tags.push(tag);
+  }
+  const languages = deps.keyOptions.languages.length ? deps.keyOptions.languages : [undefined];
+  for (const item of files) {
+    const raw = typeof item === "string" ? item : item.url;
+    const url = parseHttpUrl(raw);
+    if (!url) return `files: "${raw.slice(0, 64)}" is not an absolute http(s) URL`;
+    const key = buildKey(url, new Headers(), deps.keyOptions);
+    out.tags.push(await urlTag(key.url));
+    // Delete the entries in this location at once, every language variant of the URL.
+    for (const lang of languages) {
+      const headers = new Headers(lang ? { "accept-language": lang } : {});
+      out.localKeys.push(buildKey(url, headers, deps.keyOptions).key);
+    }
+  }
+  for (const raw of prefixes) {
+    const url = parseHttpUrl(/^https?:\/\//i.test(raw) ? raw : `https://${raw}`);
+    if (!url || url.search || url.hash) return `prefixes: "${raw.slice(0, 64)}" is not a host/path prefix`;
+    const dirs = pathPrefixes(normalisePath(url.pathname));
+    const deepest = dirs[dirs.length - 1];
+    out.tags.push(deepest === undefined ? hostTag(url.host) : await prefixTag(url.host, deepest));
+  }
+  for (const raw of hosts) {
+    if (!/^[a-z0-9.-]+(:\d{1,5})?$/i.test(raw)) return `hosts: "${raw.slice(0, 64)}" is not a host name`;
+    out.tags.push(hostTag(raw));
+  }
+  out.tags = [...new Set(out.tags)];
+  return out;
+}
+
+function parseHttpUrl(raw: string): URL | null {
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Handle one purge request. `secret` is the PURGE_TOKEN (undefined: the endpoint does not exist).
+ * Order of checks: method, configured, IP allow-list, failure rate, token, size, JSON, schema, plan.
+ */
+export async function handlePurge(
+  request: Request,
+  secret: string | undefined,
+  limiter: ReturnType<typeof createFailureLimiter>,
+  deps: PurgeDeps,
+): Promise<Response> {
+  if (!secret) return new Response("Not Found\n", { status: 404, headers: { "cache-control": "no-store" } });
+  if (request.method !== "POST") return fail(405, 10405, "method not allowed: use POST", { allow: "POST" });
+  const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
+  if (!ipAllowed(ip, deps.config.purgeAllowIps)) return fail(403, 10403, "forbidden");
+  if (limiter.blocked(ip)) return fail(429, 10429, "too many failed authentications; try again later", { "retry-after": "60" });
+
+  const auth = request.headers.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  if (!match || !(await tokenMatches(match[1]!, secret))) {
+    limiter.fail(ip);
+    // One answer for missing, malformed and wrong tokens: no oracle.
+    return fail(401, 10000, "authentication error", { "www-authenticate": 'Bearer realm="edge-cache purge"' });
+  }
+
+  if (!request.body) return fail(400, 1012, "request body is empty: send a JSON object");
+  const bytes = await readWhole(request.body, MAX_PURGE_BODY_BYTES, request.headers.get("content-length")).catch(() => null);
+  if (bytes === null) return fail(413, 1413, `request body larger than ${MAX_PURGE_BODY_BYTES} bytes (or incomplete)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    return fail(400, 1012, `malformed JSON: ${(e as Error).message}`);
+  }
+  const parsed = purgeSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join(".") : "body";
+    return fail(400, 1012, `${where}: ${issue.message}`);
+  }
+  const p = await plan(parsed.data, deps);
+  if (typeof p === "string") return fail(400, 1012, p);
+
+  let at: number;
+  try {
+    at = await deps.tagIndex.invalidate(p.tags);
+  } catch (e) {
+    return fail(503, 1503, `purge could not be recorded (KV): ${(e as Error).message}; retry — purges are idempotent`);
+  }
+  let deleted = 0;
+  if (p.localKeys.length) {
+    const cache = await deps.openCache();
+    const results = await Promise.all(p.localKeys.map((k) => cache.delete(keyRequest(k)).catch(() => false)));
+    deleted = results.filter(Boolean).length;
+  }
+  if (deps.zonePurger) {
+    const purger = deps.zonePurger;
+    deps.waitUntil(purger.purge(p.counts.everything ? { everything: true } : { tags: p.tags }));
+  }
+  return envelope(200, {
+    id: crypto.randomUUID(),
+    purged_at: new Date(at).toISOString(),
+    ...p.counts,
+    invalidated_tags: p.tags.length,
+    deleted_here: deleted,
+    zone_purge: deps.zonePurger ? "queued" : "not configured",
+  });
+}
