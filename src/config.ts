@@ -106,6 +106,14 @@ export const DEFAULT_TRACKING_PARAMS = [
   "_ga", "_gl", "yclid", "igshid", "twclid", "ttclid", "li_fat_id",
 ];
 
+/** Headers clients use to make an origin build a different page than the URL says (cache poisoning). */
+export const POISONING_HEADERS = [
+  "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
+  "X-Forwarded-Proto", "X-Forwarded-For", "Forwarded", "X-Host", "X-Original-Host", "X-Original-URL",
+  "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Real-IP",
+  "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-ProxyUser-Ip", "Proxy",
+];
+
 const securityHeadersSchema = z
   .object({
     contentTypeOptions: z.boolean().default(false),
@@ -148,6 +156,16 @@ const configSchema = z
     maxEntryBytes: z.number().int().min(1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
     allowNocacheParam: z.boolean().default(false),
+    /**
+     * Request headers never forwarded to the origin: they are not part of the key, and origins
+     * (Django's USE_X_FORWARDED_HOST, IIS/Symfony URL rewriting, method overrides) act on them,
+     * which is how caches get poisoned. Added to the built-in hop-by-hop list.
+     */
+    stripRequestHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(POISONING_HEADERS),
+    /** Longest request URL accepted (bytes); longer: 414 without asking the origin. */
+    maxUrlLength: z.number().int().min(256).max(65536).default(8192),
+    /** Largest total of request header names and values (bytes); larger: 431 without asking the origin. */
+    maxHeaderBytes: z.number().int().min(1024).max(131072).default(32768),
     /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */
     forwardedHeaders: z.boolean().default(true),
     securityHeaders: securityHeadersSchema.default({ contentTypeOptions: false, hstsMaxAge: 0, hstsIncludeSubdomains: false }),

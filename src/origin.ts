@@ -9,7 +9,7 @@
 /** Headers that describe one hop (RFC 9110 §7.6.1) or that we set ourselves. */
 const NOT_FORWARDED = [
   "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
-  "upgrade", "host", "cookie", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+  "upgrade", "host", "cookie",
 ];
 
 /** Headers stripped from cacheable requests: the cache fills with a full, unconditional response. */
@@ -34,6 +34,8 @@ export interface ForwardOptions {
   language?: string | undefined;
   /** Cacheable request: drop conditionals/Range and any body so the origin returns a full, storable response. */
   cacheable: boolean;
+  /** Lower-case names of client headers never forwarded (poisoning vectors). */
+  strip: readonly string[];
   forwardedHeaders: boolean;
   clientIp: string | null;
   body: ReadableStream | null;
@@ -50,6 +52,7 @@ export function originUrl(target: OriginTarget, publicUrl: URL, pathAndQuery: st
 export function buildOriginRequest(target: OriginTarget, incoming: Headers, opts: ForwardOptions): Request {
   const headers = new Headers(incoming);
   for (const name of NOT_FORWARDED) headers.delete(name);
+  for (const name of opts.strip) headers.delete(name);
   if (opts.cacheable) for (const name of CONDITIONAL) headers.delete(name);
   if (opts.cookie !== null) headers.set("cookie", opts.cookie);
   if (opts.language !== undefined) headers.set("accept-language", opts.language);

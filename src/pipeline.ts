@@ -7,7 +7,7 @@ import { analyseCookies } from "./cookies.ts";
 import { buildKey, type CacheKey, keyOptionsFor } from "./key.ts";
 import { logEvent, logFault } from "./log.ts";
 import { buildOriginRequest, fetchOrigin, type OriginTarget } from "./origin.ts";
-import { bypassReason, matchRule, storeDecision } from "./policy.ts";
+import { bypassReason, matchRule, requestTooLarge, storeDecision } from "./policy.ts";
 import { errorResponse, finish } from "./respond.ts";
 import { currentAge, type EntryMeta, fromStored, keyRequest, readMeta, readWhole, toStored, ttlLeft } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
@@ -35,6 +35,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const analytics = [...config.analyticsCookies, ...config.extraAnalyticsCookies];
   const keyOptions = keyOptionsFor(config);
   const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
+  const strip = config.stripRequestHeaders.map((h) => h.toLowerCase());
   // Vary fields our key accounts for: Accept-Encoding is handled by the Cache API itself,
   // Accept-Language is folded into the key when languages are configured.
   const keyedVary = new Set(["accept-encoding", ...(config.languages.length > 0 ? ["accept-language"] : [])]);
@@ -50,13 +51,18 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   return async function handle(request, inv) {
+    const tooLarge = requestTooLarge(request, config.maxUrlLength, config.maxHeaderBytes);
+    if (tooLarge) {
+      const res = errorResponse(tooLarge.status, tooLarge.message);
+      return finish(res, { status: { xCache: "BYPASS", fwd: "request", detail: tooLarge.detail }, security: config.securityHeaders });
+    }
     const url = new URL(request.url);
     const cookies = analyseCookies(request.headers.get("cookie"), analytics, config.sessionCookies);
     const key = buildKey(url, request.headers, keyOptions);
     const rule = matchRule(key.path, config.rules);
     const clientIp = request.headers.get("cf-connecting-ip");
     const forward = {
-      publicUrl: url, cookie: cookies.forward, forwardedHeaders: config.forwardedHeaders, clientIp,
+      publicUrl: url, cookie: cookies.forward, forwardedHeaders: config.forwardedHeaders, clientIp, strip,
     };
 
     const reason = bypassReason({

@@ -40,6 +40,26 @@ export function bypassReason(req: RequestFacts): BypassReason | null {
   return null;
 }
 
+/**
+ * A request too large to handle: RFC 9110 §15.5.15 (414 URI Too Long) and RFC 6585 §5
+ * (431 Request Header Fields Too Large). Answered by us, never forwarded, never stored.
+ */
+export function requestTooLarge(
+  request: Request,
+  maxUrl: number,
+  maxHeaderBytes: number,
+): { status: 414 | 431; detail: string; message: string } | null {
+  if (request.url.length > maxUrl) {
+    return { status: 414, detail: "url-too-long", message: `URI Too Long: the URL is over ${maxUrl} bytes` };
+  }
+  let bytes = 0;
+  request.headers.forEach((value, name) => { bytes += name.length + value.length + 4; });
+  if (bytes > maxHeaderBytes) {
+    return { status: 431, detail: "headers-too-large", message: `Request Header Fields Too Large: over ${maxHeaderBytes} bytes` };
+  }
+  return null;
+}
+
 /** RFC 9110 §15.1: status codes "heuristically cacheable" (206, 405, 414, 501 left out: request-shaped). */
 const HEURISTICALLY_CACHEABLE = new Set([200, 203, 204, 300, 301, 308, 404, 410]);
 /** Understood statuses we store only when the origin gives explicit freshness. */
