@@ -7,6 +7,7 @@ import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
 import { keyOptionsFor } from "./key.ts";
 import { logFault } from "./log.ts";
+import { createOriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { createFailureLimiter, handlePurge } from "./purge.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
@@ -53,7 +54,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const zonePurger = config.zoneId && env.CF_API_TOKEN
       ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: options.zonePurgeBackoffMs })
       : null;
-    const origin = { fetcher: env.ORIGIN, baseUrl: config.originUrl };
+    const origin = createOriginClient({ fetcher: env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
     runtime = { pipeline: createPipeline({ config, now, origin, tagIndex, openCache }), tagIndex, zonePurger, openCache };
     return runtime;
   }

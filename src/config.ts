@@ -128,6 +128,19 @@ const configSchema = z
   .object({
     /** Origin base URL ("https://origin.example.com"); empty means "fetch the request's own URL" (route mode). */
     originUrl: z.string().default(""),
+    /**
+     * Origins in order of preference (primary first); a failing one is skipped for `originCooldownMs`.
+     * `originUrl` / ORIGIN_URL (comma-separated allowed) fill this in when it is empty.
+     */
+    origins: z.array(z.string()).default([]),
+    /** How long an origin that failed stays out of rotation. */
+    originCooldownMs: z.number().int().min(0).max(600_000).default(30_000),
+    /** Default stale-if-error window (s) for entries whose origin did not set one and did not forbid it. */
+    staleIfError: z.number().int().min(0).max(7 * 86400).default(86400),
+    /** Default stale-while-revalidate window (s), likewise. */
+    staleWhileRevalidate: z.number().int().min(0).max(86400).default(0),
+    /** Let clients' `Cache-Control: no-cache` / `Pragma: no-cache` skip the cached copy (off: a DoS lever). */
+    honorClientNoCache: z.boolean().default(false),
     /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
     originTimeoutMs: z.number().int().min(100).max(120_000).default(15_000),
     /** Part of every key: bump it on deploy to start from an empty cache. */
@@ -227,20 +240,24 @@ export function parseConfig(vars: ConfigVars): Config {
     throw new ConfigError(`invalid edge-cache configuration: ${reasons.join("; ")}`);
   }
   const config = result.data;
-  if (config.originUrl !== "") {
+  if (config.origins.length === 0 && config.originUrl !== "") {
+    config.origins = config.originUrl.split(",").map((u) => u.trim()).filter(Boolean);
+  }
+  config.origins.forEach((origin, i) => {
+    const field = `origins[${i}]`;
     let url: URL;
     try {
-      url = new URL(config.originUrl);
+      url = new URL(origin);
     } catch {
-      throw new ConfigError(`invalid edge-cache configuration: originUrl: "${config.originUrl}" is not a URL`);
+      throw new ConfigError(`invalid edge-cache configuration: ${field}: "${origin}" is not a URL (originUrl / ORIGIN_URL)`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError("invalid edge-cache configuration: originUrl: must be http or https");
+      throw new ConfigError(`invalid edge-cache configuration: ${field}: must be http or https (originUrl / ORIGIN_URL)`);
     }
     if (url.search || url.hash) {
-      throw new ConfigError("invalid edge-cache configuration: originUrl: must not have a query or fragment");
+      throw new ConfigError(`invalid edge-cache configuration: ${field}: must not have a query or fragment`);
     }
-  }
+  });
   const names = new Set<string>();
   for (const rule of config.rules) {
     if (names.has(rule.name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);

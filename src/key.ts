@@ -35,6 +35,14 @@ export interface CacheKey {
   url: string;
   /** The Cache API key: the URL plus the version and variant dimensions. */
   key: string;
+  /** `key` split where a Vary dimension is inserted: key = prefix + rest. */
+  prefix: string;
+  rest: string;
+}
+
+/** The key of one Vary variant of `k` (the hash of the varying request header values). */
+export function variantKey(k: CacheKey, varyHash: string): string {
+  return `${k.prefix};vary=${varyHash}${k.rest}`;
 }
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -112,14 +120,10 @@ export function buildKey(url: URL, headers: Headers, options: KeyOptions): Cache
   const q = query ? `?${query}` : "";
   let dims = `v=${options.cacheVersion}`;
   if (language !== undefined) dims += `;lang=${encodeURIComponent(language)}`;
-  const result: CacheKey = {
-    path,
-    query,
-    dropped,
-    url: `${origin}${path}${q}`,
-    // "/__ec/<dims>" prefixes every key; dims never contain "/", so distinct requests never share a key.
-    key: `${origin}/__ec/${dims}${path}${q}`,
-  };
+  // "/__ec/<dims>" prefixes every key; dims never contain "/", so distinct requests never share a key.
+  const prefix = `${origin}/__ec/${dims}`;
+  const rest = `${path}${q}`;
+  const result: CacheKey = { path, query, dropped, url: `${origin}${rest}`, key: prefix + rest, prefix, rest };
   if (language !== undefined) result.language = language;
   return result;
 }

@@ -1,21 +1,30 @@
 /**
- * The request's journey through the cache: cookies -> key -> rule -> bypass? -> lookup -> origin -> store.
- * Built once per configuration; each call handles one request.
+ * The request's journey through the cache:
+ *   size check -> cookies -> key -> rule -> bypass? -> lookup (Vary aware) -> fresh: purge check -> HIT
+ *   stale: stale-while-revalidate, or revalidate / refill (coalesced) with stale-if-error as a fallback
+ *   miss: fill (coalesced) -> store in the background -> answer (304 / 206 / full)
+ * Built once per configuration and isolate; each call handles one request.
  */
+import { createCoalescer, type SharedFill, waitFor } from "./coalesce.ts";
 import type { Config } from "./config.ts";
 import { analyseCookies } from "./cookies.ts";
-import { buildKey, type CacheKey, keyOptionsFor } from "./key.ts";
+import { buildKey, type CacheKey, keyOptionsFor, variantKey } from "./key.ts";
+import { lookup, type Found } from "./lookup.ts";
 import { logEvent, logFault } from "./log.ts";
-import { buildOriginRequest, fetchOrigin, type OriginTarget } from "./origin.ts";
-import { bypassReason, matchRule, requestTooLarge, storeDecision } from "./policy.ts";
-import { errorResponse, finish } from "./respond.ts";
-import { currentAge, type EntryMeta, fromStored, keyRequest, readMeta, readWhole, toStored, ttlLeft } from "./store/entries.ts";
+import { buildOriginRequest, type OriginClient, type OriginRequest } from "./origin.ts";
+import { bypassReason, matchRule, requestTooLarge, storeDecision, varyFields } from "./policy.ts";
+import { type CacheStatus, errorResponse, finish } from "./respond.ts";
+import { answerRequest } from "./serve.ts";
+import {
+  currentAge, type EntryMeta, fromStored, graceOf, keyRequest, markerResponse, readMarker, readMeta, readWhole, toStored, ttlLeft,
+} from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "./tags.ts";
+import { MAX_VARY_FIELDS, varyHash } from "./vary.ts";
 
 export interface PipelineDeps {
   config: Config;
-  origin: OriginTarget;
+  origin: OriginClient;
   /** Clock (ms); injectable so tests control time. */
   now: () => number;
   tagIndex: TagIndex;
@@ -29,6 +38,8 @@ export interface Invocation {
 
 export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
 
+const UNSAFE = new Set(["POST", "PUT", "DELETE", "PATCH"]);
+
 /** Compile a configuration into a request handler (lists merged, sets built once). */
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { config, origin, now, tagIndex, openCache } = deps;
@@ -36,14 +47,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const keyOptions = keyOptionsFor(config);
   const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
   const strip = config.stripRequestHeaders.map((h) => h.toLowerCase());
-  // Vary fields our key accounts for: Accept-Encoding is handled by the Cache API itself,
-  // Accept-Language is folded into the key when languages are configured.
+  const security = config.securityHeaders;
+  // Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
+  // from one object) and Accept-Language when it is folded into the key.
   const keyedVary = new Set(["accept-encoding", ...(config.languages.length > 0 ? ["accept-language"] : [])]);
+  const coalescer = createCoalescer();
+  const refreshing = new Set<string>();
 
   /** Headers on every response we send: tags and metadata stay private unless the debug switch is on. */
-  function visible(res: Response, key: CacheKey, tags?: readonly string[]): Response {
+  function visible(res: Response, key: CacheKey | undefined, tags?: readonly string[]): Response {
     for (const h of tagHeaders) res.headers.delete(h);
-    if (config.debugHeaders) {
+    if (config.debugHeaders && key) {
       res.headers.set("x-edge-key", key.key);
       if (tags) res.headers.set("x-edge-tags", tags.join(","));
     }
@@ -53,18 +67,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   return async function handle(request, inv) {
     const tooLarge = requestTooLarge(request, config.maxUrlLength, config.maxHeaderBytes);
     if (tooLarge) {
-      const res = errorResponse(tooLarge.status, tooLarge.message);
-      return finish(res, { status: { xCache: "BYPASS", fwd: "request", detail: tooLarge.detail }, security: config.securityHeaders });
+      return finish(errorResponse(tooLarge.status, tooLarge.message), { status: { xCache: "BYPASS", fwd: "request", detail: tooLarge.detail }, security });
     }
     const url = new URL(request.url);
     const cookies = analyseCookies(request.headers.get("cookie"), analytics, config.sessionCookies);
     const key = buildKey(url, request.headers, keyOptions);
     const rule = matchRule(key.path, config.rules);
-    const clientIp = request.headers.get("cf-connecting-ip");
     const forward = {
-      publicUrl: url, cookie: cookies.forward, forwardedHeaders: config.forwardedHeaders, clientIp, strip,
+      publicUrl: url, cookie: cookies.forward, forwardedHeaders: config.forwardedHeaders,
+      clientIp: request.headers.get("cf-connecting-ip"), strip,
     };
-
     const reason = bypassReason({
       method: request.method,
       rule,
@@ -72,135 +84,349 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       hasAuthorization: request.headers.has("authorization"),
       nocacheParam: config.allowNocacheParam && url.searchParams.has("nocache"),
     });
-    if (reason !== null) {
+    const headOnly = request.method === "HEAD";
+
+    if (reason !== null && reason !== "authorization") {
       // Bypassed: the origin gets the request as sent (analytics cookies aside); nothing is stored.
-      const originReq = buildOriginRequest(origin, request.headers, {
+      const originReq = buildOriginRequest(request.headers, {
         ...forward, pathAndQuery: url.pathname + url.search, method: request.method, cacheable: false, body: request.body,
       });
-      const result = await fetchOrigin(origin, originReq, config.originTimeoutMs, now);
-      if (!result.ok) return originFailure(result.kind, { xCache: "BYPASS", fwd: "bypass", detail: reason });
-      return visible(finish(result.response, { status: { xCache: "BYPASS", fwd: "bypass", detail: reason }, security: config.securityHeaders }), key);
+      const status: CacheStatus = { xCache: "BYPASS", fwd: "bypass", detail: reason };
+      const result = await origin.fetch(originReq);
+      if (!result.ok) return originFailure(result.kind, status);
+      const res = result.response;
+      // RFC 9111 §4.4: a successful unsafe request invalidates the target URI and the same-origin
+      // Location / Content-Location URIs (in this location's cache; the purge API reaches the rest).
+      if (UNSAFE.has(request.method) && res.status >= 200 && res.status < 400) {
+        inv.waitUntil(invalidateLocally(url, res.headers));
+      }
+      return visible(finish(res, { status: { ...status, fwdStatus: res.status }, security }), key);
     }
 
-    const headOnly = request.method === "HEAD";
+    // Cacheable (or an Authorization request, which may store what the origin explicitly shares).
+    const authorization = reason === "authorization";
+    const pathAndQuery = key.query ? `${key.path}?${key.query}` : key.path;
+    const originReq = buildOriginRequest(request.headers, {
+      ...forward, pathAndQuery, method: "GET", language: key.language, cacheable: true, body: null,
+    });
+    const baseStatus: CacheStatus = authorization ? { xCache: "BYPASS", fwd: "bypass", detail: "authorization" } : { xCache: "MISS", fwd: "miss" };
+    const clientNoCache = config.honorClientNoCache && /no-cache/i.test(`${request.headers.get("cache-control") ?? ""} ${request.headers.get("pragma") ?? ""}`);
+
     let cache: Cache | undefined;
-    let fwd: "miss" | "stale" = "miss";
-    let missDetail: string | undefined;
+    let stale: Found | undefined;
+    let markerSince = 0;
+    let status: CacheStatus = { ...baseStatus };
     try {
       cache = await openCache();
-      const stored = await cache.match(keyRequest(key.key));
-      if (stored) {
-        const meta = readMeta(stored);
-        const t = now();
-        if (meta && ttlLeft(meta, t) > 0) {
-          const purgedBy = await purgeCheck(meta, key);
-          if (purgedBy === null) {
-            return visible(finish(fromStored(stored, meta), {
-              status: { xCache: "HIT", hit: true, ttl: ttlLeft(meta, t), detail: meta.rule },
-              age: currentAge(meta, t),
-              security: config.securityHeaders,
-              headOnly,
-            }), key, meta.tags);
-          }
-          // Purged (possibly in another location): drop it here too and fetch afresh.
-          missDetail = "purged";
-          const c = cache;
-          inv.waitUntil(c.delete(keyRequest(key.key)).catch((e) => logFault("cache.delete", e, { key: key.key })));
+      if (!authorization && !clientNoCache) {
+        const found = await lookup(cache, key, originReq.headers);
+        markerSince = found.markerSince;
+        if (found.kind === "none") {
+          status = { ...status, fwd: found.fwd };
         } else {
-          fwd = "stale";
+          const t = now();
+          const left = ttlLeft(found.meta, t);
+          if (left > 0 || (!found.meta.strict && -left <= found.meta.swr)) {
+            const purgedBy = await purgeCheck(found.meta, key);
+            if (purgedBy === null) {
+              if (left <= 0) refreshInBackground(inv, key, found, originReq, markerSince);
+              return await serveStored(request, found, left > 0 ? { xCache: "HIT", hit: true, ttl: left, detail: found.meta.rule } : {
+                xCache: "HIT", hit: true, ttl: left, detail: "stale-while-revalidate",
+              }, key);
+            }
+            // Purged (possibly in another location): drop it here too and fetch afresh.
+            inv.waitUntil(cache.delete(keyRequest(found.cacheKey)).catch((e) => logFault("cache.delete", e, { key: found.cacheKey })));
+            await found.stored.body?.cancel();
+            status = { ...status, fwd: "miss", detail: "purged" };
+          } else {
+            stale = found;
+            status = { ...status, fwd: "stale" };
+          }
         }
-        await stored.body?.cancel();
       }
     } catch (e) {
       logFault("cache.match", e, { key: key.key });
     }
 
-    // Miss (HEAD too: the origin is asked for GET so the entry can be filled, as Varnish does).
-    const pathAndQuery = key.query ? `${key.path}?${key.query}` : key.path;
-    const originReq = buildOriginRequest(origin, request.headers, {
-      ...forward, pathAndQuery, method: "GET", language: key.language, cacheable: true, body: null,
-    });
-    // Taken before the origin is asked: a purge landing while this fill is in flight invalidates it.
-    const fillStartedAt = now();
-    const result = await fetchOrigin(origin, originReq, config.originTimeoutMs, now);
-    if (!result.ok) return originFailure(result.kind, { xCache: "MISS", fwd, detail: undefined });
-    const res = result.response;
-    const decision = storeDecision({
-      status: res.status, headers: res.headers, rule, keyedVary, negativeTtl: config.negativeTtl, now: now(),
-    });
-    const security = config.securityHeaders;
-    if (!decision.store || !cache) {
-      const detail = decision.store ? "cache-unavailable" : decision.reason;
-      return visible(finish(res, { status: { xCache: "MISS", fwd, detail }, cacheControl: decision.cacheControl, security, headOnly }), key);
-    }
-
-    const tags = await entryTags(res.headers, tagHeaders, key, url.host, rule?.tags ?? []);
-    const meta: EntryMeta = {
-      storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
-      tags, url: key.url, cacheControl: decision.cacheControl,
-    };
-    // The client streams its branch while the cache's branch is read whole in the background.
-    const [toClient, toCache] = headOnly || !res.body ? [null, res.body] : res.body.tee();
-    inv.waitUntil(store(cache, key, res, toCache, meta, config.maxEntryBytes));
-    return visible(finish(new Response(toClient, res), {
-      status: { xCache: "MISS", fwd, stored: true, ttl: decision.ttl, detail: missDetail ?? meta.rule },
-      cacheControl: decision.cacheControl,
-      age: decision.initialAge,
-      security,
-      headOnly,
-    }), key, tags);
-
-    /** The tag that purged this entry, or null. KV trouble or slowness serves the entry (logged): availability first. */
-    async function purgeCheck(meta: EntryMeta, k: CacheKey): Promise<string | null> {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), config.tagCheckTimeoutMs); });
-      try {
-        const r = await Promise.race([tagIndex.purgedTag(meta.tags, meta.fillStartedAt), timeout]);
-        if (r === "timeout") {
-          logFault("kv.get", new Error(`purge check took over ${config.tagCheckTimeoutMs} ms`), { key: k.key });
-          return null;
+    // To the origin: wait for an identical fill already in flight in this isolate, or lead one.
+    if (!authorization) {
+      const pending = coalescer.pending(key.key);
+      if (pending) {
+        const shared = await waitFor(pending, config.originTimeoutMs);
+        if (shared) {
+          await stale?.stored.body?.cancel();
+          const stored = new Response(shared.body, { status: shared.status, statusText: shared.statusText, headers: shared.headers });
+          const meta = readMeta(stored)!;
+          return serveStored(request, { stored, meta, cacheKey: key.key }, { ...status, detail: "coalesced" }, key);
         }
-        return r;
-      } catch (e) {
-        logFault("kv.get", e, { key: k.key });
-        return null;
-      } finally {
-        if (timer !== undefined) clearTimeout(timer);
       }
     }
+    const settle = authorization ? null : coalescer.lead(key.key);
+    let handedOff = false;
+    try {
+      const conditional: Record<string, string> = {};
+      const etag = stale?.stored.headers.get("etag");
+      const lastModified = stale?.stored.headers.get("last-modified");
+      if (etag) conditional["if-none-match"] = etag;
+      if (lastModified) conditional["if-modified-since"] = lastModified;
+      const fillStartedAt = now();
+      const result = await origin.fetch(originReq, conditional);
 
-    function originFailure(kind: "timeout" | "network", status: { xCache: "MISS" | "BYPASS"; fwd: "miss" | "stale" | "bypass"; detail: string | undefined }) {
+      if (!result.ok || result.response.status >= 500) {
+        const fwdStatus = result.ok ? result.response.status : undefined;
+        if (stale && (await canServeStaleOnError(stale, key))) {
+          if (result.ok) await result.response.body?.cancel();
+          return serveStale(request, stale, fwdStatus, key);
+        }
+        if (stale) await stale.stored.body?.cancel();
+        if (!result.ok) return originFailure(stale?.meta.strict ? "timeout" : result.kind, status);
+      }
+      const res = (result as { response: Response }).response;
+
+      if (res.status === 304 && stale) {
+        // RFC 9111 §4.3.4: update the stored response with the 304's header fields, then use it.
+        const merged = mergeNotModified(stale.stored.headers, res.headers);
+        const bytes = await readWhole(stale.stored.body ?? emptyStream(), config.maxEntryBytes, null);
+        const decision = storeDecision({ status: stale.stored.status, headers: merged, rule, negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
+        if (bytes && decision.store && cache) {
+          const meta: EntryMeta = { ...stale.meta, storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict };
+          const stored = toStored(new Response(null, { status: stale.stored.status, headers: merged }), bytes, meta, decision.ttl + graceOf(meta, true));
+          const shared = await sharedFrom(stored);
+          inv.waitUntil(putEntry(cache, stale.cacheKey, stored.clone()));
+          settle?.(shared);
+          handedOff = true;
+          return serveStored(request, { stored, meta, cacheKey: stale.cacheKey }, { ...status, fwdStatus: 304, stored: true, ttl: decision.ttl, detail: "revalidated" }, key);
+        }
+        const fallback = new Response(bytes, { status: stale.stored.status, headers: fromStored(new Response(null, { headers: merged }), stale.meta).headers });
+        return visible(finish(await answerRequest(request, fallback), { status: { ...status, fwdStatus: 304 }, security, headOnly }), key);
+      }
+      await stale?.stored.body?.cancel().catch(() => undefined);
+
+      const decision = storeDecision({
+        status: res.status, headers: res.headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
+        defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
+      });
+      const fwdStatus = res.status;
+      const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyedVary.has(n));
+      if (!decision.store || !cache || varyNames.length > MAX_VARY_FIELDS) {
+        const detail = !decision.store ? decision.reason : !cache ? "cache-unavailable" : "vary";
+        return visible(finish(await answerRequest(request, res), { status: { ...status, fwdStatus, detail }, cacheControl: decision.cacheControl, security, headOnly }), key);
+      }
+
+      const tags = await entryTags(res.headers, key, url.host, rule?.tags ?? []);
+      const meta: EntryMeta = {
+        storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
+        tags, url: key.url, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict,
+      };
+      const keepFor = decision.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified"));
+      const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq.headers)) : key.key;
+      // The cache's copy is read whole in the background while the client streams its own.
+      const [toClient, toCache] = headOnly || !res.body ? [null, res.body] : res.body.tee();
+      handedOff = true;
+      inv.waitUntil(fillEntry(cache, key, storeKey, varyNames, markerSince, res, toCache, meta, keepFor, settle));
+      const clientHeaders = new Headers(res.headers);
+      const clientRes = new Response(toClient, { status: res.status, statusText: res.statusText, headers: clientHeaders });
+      return visible(finish(await answerRequest(request, clientRes), {
+        status: { ...status, fwdStatus, stored: true, ttl: decision.ttl, detail: status.detail ?? meta.rule },
+        cacheControl: decision.cacheControl,
+        age: decision.initialAge,
+        security,
+        headOnly,
+      }), key, tags);
+    } finally {
+      if (!handedOff) settle?.(null);
+    }
+
+    /** Serve a stored entry (fresh, SWR, coalesced or revalidated) as this client asked. */
+    async function serveStored(req: Request, found: Found, s: CacheStatus, k: CacheKey, extra?: Record<string, string>): Promise<Response> {
+      const t = now();
+      const res = await answerRequest(req, fromStored(found.stored, found.meta));
+      return visible(finish(res, { status: s, age: currentAge(found.meta, t), security, headOnly, extraHeaders: extra }), k, found.meta.tags);
+    }
+
+    /** RFC 5861 §4: the origin failed; serve the stale entry if its stale-if-error window allows. */
+    function serveStale(req: Request, found: Found, fwdStatus: number | undefined, k: CacheKey): Promise<Response> {
+      const left = ttlLeft(found.meta, now());
+      return serveStored(req, found, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl: left, detail: "stale-if-error" }, k, {
+        // RFC 9111 obsoletes Warning, but clients and tools still read it.
+        warning: '111 - "Revalidation Failed"',
+      });
+    }
+
+    function originFailure(kind: "timeout" | "network", s: CacheStatus) {
       const [code, text, detail] = kind === "timeout"
         ? [504, "Gateway Timeout: the origin did not answer in time", "origin-timeout"]
         : [502, "Bad Gateway: the origin could not be reached", "origin-unreachable"];
-      return finish(errorResponse(code, text), { status: { ...status, detail: status.detail ?? detail }, security: config.securityHeaders });
+      return finish(errorResponse(code, text), { status: { ...s, detail: s.detail ?? detail }, security });
     }
   };
-}
 
-/** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
-async function entryTags(headers: Headers, names: readonly string[], key: CacheKey, host: string, ruleTags: readonly string[]): Promise<string[]> {
-  const parsed = parseTagHeaders(headers, names, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
-  if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
-  const all = [...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host, key.path, key.url))];
-  return [...new Set(all)];
-}
-
-/** Write an entry once its whole body has arrived; a body that fails or is too large is not stored. */
-async function store(cache: Cache, key: CacheKey, res: Response, body: ReadableStream | null, meta: EntryMeta, limit: number): Promise<void> {
-  let bytes: Uint8Array | null = null;
-  if (body) {
+  /** The tag that purged this entry, or null. KV trouble or slowness serves the entry (logged): availability first. */
+  async function purgeCheck(meta: EntryMeta, k: CacheKey): Promise<string | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), config.tagCheckTimeoutMs); });
     try {
-      bytes = await readWhole(body, limit, res.headers.get("content-length"));
+      const r = await Promise.race([tagIndex.purgedTag(meta.tags, meta.fillStartedAt), timeout]);
+      if (r === "timeout") {
+        logFault("kv.get", new Error(`purge check took over ${config.tagCheckTimeoutMs} ms`), { key: k.key });
+        return null;
+      }
+      return r;
     } catch (e) {
-      logFault("origin.body", e, { key: key.key });
-      return;
+      logFault("kv.get", e, { key: k.key });
+      return null;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
     }
-    if (bytes === null) return; // too large, or shorter than its Content-Length
   }
+
+  async function canServeStaleOnError(found: Found, k: CacheKey): Promise<boolean> {
+    // RFC 9111 §4.2.4: never serve stale when an explicit directive forbids it (must-revalidate ...).
+    if (found.meta.strict || -ttlLeft(found.meta, now()) > found.meta.sie) return false;
+    return (await purgeCheck(found.meta, k)) === null;
+  }
+
+  /** RFC 5861 §3: refresh a stale entry in the background, one refresh per key per isolate. */
+  function refreshInBackground(inv: Invocation, key: CacheKey, found: Found, originReq: OriginRequest, markerSince: number) {
+    if (refreshing.has(found.cacheKey)) return;
+    refreshing.add(found.cacheKey);
+    const etag = found.stored.headers.get("etag");
+    const lastModified = found.stored.headers.get("last-modified");
+    inv.waitUntil((async () => {
+      try {
+        const cache = await openCache();
+        const fillStartedAt = now();
+        const result = await origin.fetch(originReq, {
+          ...(etag ? { "if-none-match": etag } : {}), ...(lastModified ? { "if-modified-since": lastModified } : {}),
+        });
+        if (!result.ok || result.response.status >= 500) return;
+        const res = result.response;
+        if (res.status === 304) {
+          const again = await cache.match(keyRequest(found.cacheKey));
+          const meta = again && readMeta(again);
+          if (!again || !meta) return;
+          const merged = mergeNotModified(again.headers, res.headers);
+          const d = storeDecision({ status: again.status, headers: merged, rule: matchRule(key.path, config.rules), negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
+          if (!d.store) return;
+          const next: EntryMeta = { ...meta, storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, swr: d.swr, sie: d.sie, strict: d.strict };
+          await putEntry(cache, found.cacheKey, toStored(new Response(null, { status: again.status, headers: merged }), await again.arrayBuffer(), next, d.ttl + graceOf(next, true)));
+          return;
+        }
+        const rule = matchRule(key.path, config.rules);
+        const d = storeDecision({ status: res.status, headers: res.headers, rule, negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
+        const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyedVary.has(n));
+        if (!d.store || varyNames.length > MAX_VARY_FIELDS) {
+          await res.body?.cancel();
+          // No longer storable: drop the stale copy so it is not served again.
+          await cache.delete(keyRequest(found.cacheKey));
+          return;
+        }
+        const tags = await entryTags(res.headers, key, new URL(key.url).host, rule?.tags ?? []);
+        const meta: EntryMeta = {
+          storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, rule: rule?.name ?? "-", tags, url: key.url,
+          cacheControl: d.cacheControl, swr: d.swr, sie: d.sie, strict: d.strict,
+        };
+        const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq.headers)) : key.key;
+        await fillEntry(cache, key, storeKey, varyNames, markerSince, res, res.body, meta, d.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified")), null);
+      } catch (e) {
+        logFault("refresh", e, { key: found.cacheKey });
+      } finally {
+        refreshing.delete(found.cacheKey);
+      }
+    })());
+  }
+
+  /** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
+  async function entryTags(headers: Headers, key: CacheKey, host: string, ruleTags: readonly string[]): Promise<string[]> {
+    const parsed = parseTagHeaders(headers, tagHeaders, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
+    if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
+    const all = [...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host.toLowerCase(), key.path, key.url))];
+    return [...new Set(all)];
+  }
+
+  /**
+   * Store an entry once its whole body has arrived (a body that fails or is too large is not stored),
+   * plus the Vary marker when it varies; then hand the stored copy to coalesced waiters.
+   */
+  async function fillEntry(
+    cache: Cache, key: CacheKey, storeKey: string, varyNames: string[], markerSince: number, res: Response,
+    body: ReadableStream | null, meta: EntryMeta, keepFor: number, settle: ((fill: SharedFill | null) => void) | null,
+  ): Promise<void> {
+    let shared: SharedFill | null = null;
+    try {
+      let bytes: Uint8Array | null = null;
+      if (body) {
+        try {
+          bytes = await readWhole(body, config.maxEntryBytes, res.headers.get("content-length"));
+        } catch (e) {
+          logFault("origin.body", e, { key: storeKey });
+          return;
+        }
+        if (bytes === null) return; // too large, or shorter than its Content-Length
+      }
+      const stored = toStored(res, bytes, meta, keepFor);
+      shared = await sharedFrom(stored.clone());
+      await putEntry(cache, storeKey, stored);
+      if (varyNames.length) await putEntry(cache, key.key, markerResponse(varyNames, markerSince, keepFor));
+    } finally {
+      settle?.(shared);
+    }
+  }
+
+  /** RFC 9111 §4.4 in this location: delete the entries for the URI and its Location / Content-Location. */
+  async function invalidateLocally(target: URL, headers: Headers): Promise<void> {
+    const urls = [target];
+    for (const name of ["location", "content-location"]) {
+      const v = headers.get(name);
+      if (!v) continue;
+      try {
+        const u = new URL(v, target);
+        if (u.host === target.host) urls.push(u); // "same origin" only: no invalidation of other sites
+      } catch { /* unparseable Location: nothing to invalidate */ }
+    }
+    try {
+      const cache = await openCache();
+      const languages = config.languages.length ? config.languages : [undefined];
+      for (const u of urls) {
+        for (const lang of languages) {
+          const k = buildKey(u, new Headers(lang ? { "accept-language": lang } : {}), keyOptions);
+          const stored = await cache.match(keyRequest(k.key));
+          const marker = stored && readMarker(stored);
+          await stored?.body?.cancel();
+          // A Vary marker is renewed with "since = now" so older variants stop matching.
+          if (marker) await putEntry(cache, k.key, markerResponse(marker.names, now(), 86400));
+          else if (stored) await cache.delete(keyRequest(k.key));
+        }
+      }
+    } catch (e) {
+      logFault("invalidate", e, { url: target.href });
+    }
+  }
+}
+
+async function putEntry(cache: Cache, key: string, response: Response): Promise<void> {
   try {
-    await cache.put(keyRequest(key.key), toStored(res, bytes, meta, meta.ttl));
+    await cache.put(keyRequest(key), response);
   } catch (e) {
-    logFault("cache.put", e, { key: key.key });
+    logFault("cache.put", e, { key });
   }
+}
+
+async function sharedFrom(stored: Response): Promise<SharedFill> {
+  const body = stored.body ? new Uint8Array(await stored.arrayBuffer()) : null;
+  return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body };
+}
+
+/** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */
+function mergeNotModified(stored: Headers, fresh: Headers): Headers {
+  const merged = new Headers(stored);
+  fresh.forEach((value, name) => {
+    if (["content-length", "content-encoding", "transfer-encoding", "content-range", "connection"].includes(name)) return;
+    merged.set(name, value);
+  });
+  return merged;
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
 }

@@ -68,18 +68,25 @@ const EXPLICIT_ONLY = new Set([302, 307]);
 const NEGATIVE = new Set([404, 410]);
 
 export type NoStoreReason =
-  | "status" | "no-store" | "private" | "set-cookie" | "vary" | "content-type" | "no-cache" | "no-freshness" | "stale";
+  | "status" | "no-store" | "private" | "set-cookie" | "vary" | "content-type" | "no-cache" | "no-freshness" | "stale"
+  | "authorization";
 
 export type StoreDecision =
   | {
       store: true;
-      /** Seconds the entry is fresh at the edge, counted from when it was received. */
+      /** Seconds the entry is fresh at the edge, counted from when it was received (0: revalidate every time). */
       ttl: number;
       /** Age (seconds) the response already had when received (RFC 9111 §4.2.3). */
       initialAge: number;
       /** Cache-Control the client sees (the rule's when the rule applied, else the origin's). */
       cacheControl: string | null;
       source: "rule" | "origin";
+      /** Seconds past freshness the entry may be served while it is refreshed (RFC 5861 §3). */
+      swr: number;
+      /** Seconds past freshness the entry may be served when the origin fails (RFC 5861 §4). */
+      sie: number;
+      /** Never serve stale without revalidating (must-revalidate, proxy-revalidate, no-cache, s-maxage). */
+      strict: boolean;
     }
   | { store: false; reason: NoStoreReason; cacheControl: string | null };
 
@@ -87,17 +94,32 @@ export interface ResponseFacts {
   status: number;
   headers: Headers;
   rule: Rule | undefined;
-  /** Request headers the key already accounts for (lower case); Vary on anything else is not storable. */
-  keyedVary: ReadonlySet<string>;
   negativeTtl: number;
   now: number;
+  /** The request carried Authorization (RFC 9111 §3.5). */
+  authorization?: boolean;
+  /** Grace windows applied when the response does not set its own (and is not strict). */
+  defaultSwr?: number;
+  defaultSie?: number;
+}
+
+/**
+ * RFC 9213 §2.1: a cache that recognises a targeted field (Cloudflare-CDN-Cache-Control, then
+ * CDN-Cache-Control) with valid directives "MUST ignore the Cache-Control and Expires header fields".
+ */
+export function targetedCacheControl(h: Headers): { cc: CacheControl; targeted: boolean } {
+  for (const name of ["cloudflare-cdn-cache-control", "cdn-cache-control"]) {
+    const cc = parseCacheControl(h.get(name));
+    if (cc.size > 0) return { cc, targeted: true };
+  }
+  return { cc: parseCacheControl(h.get("cache-control")), targeted: false };
 }
 
 /** Decide whether a response to a cacheable request is stored, for how long, and what the client sees. */
 export function storeDecision(res: ResponseFacts): StoreDecision {
   const h = res.headers;
   const originCC = h.get("cache-control");
-  const cc = parseCacheControl(originCC);
+  const { cc, targeted } = targetedCacheControl(h);
   const no = (reason: NoStoreReason, cacheControl = originCC): StoreDecision => ({ store: false, reason, cacheControl });
 
   const heuristic = HEURISTICALLY_CACHEABLE.has(res.status);
@@ -110,9 +132,12 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
   // A Set-Cookie belongs to one user: never shared, never stripped-and-stored. Tell caches
   // downstream the same thing when the origin said nothing.
   if (h.has("set-cookie")) return no("set-cookie", originCC ?? "private");
-  // RFC 9111 §4.1: a stored response may be reused only when the request matches its Vary;
-  // the Cache API ignores Vary, so every Vary field must be part of our key.
-  if (!varyIsKeyed(h.get("vary"), res.keyedVary)) return no("vary");
+  // RFC 9111 §4.1: "A stored response with a Vary header field value containing a member "*"
+  // always fails to match". Other Vary fields are folded into the key by the pipeline.
+  if (varyFields(h.get("vary")).includes("*")) return no("vary");
+  // RFC 9111 §3.5: a shared cache must not store a response to a request with Authorization unless
+  // the response contains must-revalidate, public or s-maxage.
+  if (res.authorization && !cc.has("public") && !cc.has("s-maxage") && !cc.has("must-revalidate")) return no("authorization");
   if (res.rule?.contentTypes && !contentTypeMatches(h.get("content-type"), res.rule.contentTypes)) {
     return no("content-type");
   }
@@ -120,21 +145,33 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
   const initialAge = ageOf(h);
   const negative = NEGATIVE.has(res.status);
   const cap = (ttl: number) => (negative ? Math.min(ttl, res.negativeTtl) : ttl);
-  const silent = originCC === null && !h.has("expires");
+  const silent = !targeted && originCC === null && !h.has("expires");
   const rule = res.rule && !res.rule.bypass && res.rule.cacheControl !== undefined ? res.rule : undefined;
+  const validators = h.has("etag") || h.has("last-modified");
+  const grace = (from: CacheControl, strict: boolean) => ({
+    swr: deltaSeconds(from, "stale-while-revalidate") ?? (strict ? 0 : res.defaultSwr ?? 0),
+    sie: deltaSeconds(from, "stale-if-error") ?? (strict ? 0 : res.defaultSie ?? 0),
+  });
 
   if (rule && heuristic && (silent || rule.mode === "override")) {
+    // The operator's policy: stale serving follows the rule's own directives and the defaults.
     const ruleCC = parseCacheControl(rule.cacheControl);
     const ttl = cap(deltaSeconds(ruleCC, "s-maxage") ?? deltaSeconds(ruleCC, "max-age") ?? 0) - initialAge;
-    if (ttl <= 0) return no("stale");
+    const strict = ruleCC.has("must-revalidate") || ruleCC.has("proxy-revalidate") || ruleCC.has("no-cache");
+    const g = grace(ruleCC, strict);
+    if (ttl <= 0 && !validators && g.swr === 0 && g.sie === 0) return no("stale");
     const clientCC = negative ? `public, max-age=${res.negativeTtl}` : (rule.cacheControl ?? null);
-    return { store: true, ttl, initialAge, cacheControl: clientCC, source: "rule" };
+    return { store: true, ttl: Math.max(0, ttl), initialAge, cacheControl: clientCC, source: "rule", strict, ...g };
   }
 
   // RFC 9111 §5.2.2.4: "no-cache ... MUST NOT be used to satisfy any other request without
-  // forwarding it for validation". Until revalidation exists, such responses are not stored.
-  if (cc.has("no-cache")) return no("no-cache");
-  let lifetime = freshnessLifetime(h, cc, res.now);
+  // forwarding it for validation": stored only when it can be validated, and always revalidated.
+  const noCache = cc.has("no-cache");
+  if (noCache && !validators) return no("no-cache");
+  // RFC 9111 §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, and §5.2.2.10: s-maxage "also
+  // implies the semantics of proxy-revalidate": no stale serving unless the origin grants it explicitly.
+  const strict = noCache || cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+  let lifetime = noCache ? 0 : freshnessLifetime(h, cc, res.now, targeted);
   if (lifetime === undefined) {
     // RFC 9111 §4.2.2: without explicit expiry a cache may assign a heuristic freshness lifetime
     // to a heuristically cacheable (or "public") response; ours is the matching rule's TTL.
@@ -143,8 +180,15 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
     lifetime = deltaSeconds(ruleCC, "s-maxage") ?? deltaSeconds(ruleCC, "max-age") ?? 0;
   }
   const ttl = cap(lifetime) - initialAge;
-  if (ttl <= 0) return no("stale");
-  return { store: true, ttl, initialAge, cacheControl: originCC, source: "origin" };
+  const g = grace(cc, strict);
+  if (ttl <= 0 && !validators && g.swr === 0 && g.sie === 0) return no("stale");
+  return { store: true, ttl: Math.max(0, ttl), initialAge, cacheControl: originCC, source: "origin", strict, ...g };
+}
+
+/** Field names listed in Vary, lower-cased, without empties. */
+export function varyFields(vary: string | null): string[] {
+  if (!vary) return [];
+  return vary.split(",").map((f) => f.trim().toLowerCase()).filter((f) => f !== "");
 }
 
 /**
@@ -153,12 +197,12 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
  * header field is present, use its value minus the value of the Date response header field (using
  * the time the message was received if it is not present)". Undefined: no explicit lifetime.
  */
-export function freshnessLifetime(h: Headers, cc: CacheControl, now: number): number | undefined {
+export function freshnessLifetime(h: Headers, cc: CacheControl, now: number, ignoreExpires = false): number | undefined {
   const sMaxAge = deltaSeconds(cc, "s-maxage");
   if (sMaxAge !== undefined) return sMaxAge;
   const maxAge = deltaSeconds(cc, "max-age");
   if (maxAge !== undefined) return maxAge;
-  const expires = h.get("expires");
+  const expires = ignoreExpires ? null : h.get("expires");
   if (expires === null) return undefined;
   // RFC 9111 §5.3: "A cache recipient MUST interpret invalid date formats, especially the value
   // "0", as representing a time in the past (i.e., "already expired")."
@@ -173,17 +217,6 @@ export function freshnessLifetime(h: Headers, cc: CacheControl, now: number): nu
 export function ageOf(h: Headers): number {
   const v = h.get("age")?.trim();
   return v && /^\d+$/.test(v) ? Math.min(Number(v), 2147483648) : 0;
-}
-
-/** True when every field named in Vary is one the key accounts for ("*" never is). */
-export function varyIsKeyed(vary: string | null, keyed: ReadonlySet<string>): boolean {
-  if (!vary) return true;
-  for (const field of vary.split(",")) {
-    const name = field.trim().toLowerCase();
-    if (name === "") continue;
-    if (!keyed.has(name)) return false;
-  }
-  return true;
 }
 
 /** Media type of Content-Type matches one of the patterns ("image/*" matches any image). */

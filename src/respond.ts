@@ -13,6 +13,8 @@ export interface CacheStatus {
   hit?: boolean;
   /** RFC 9211 §2.2: why the request went forward. */
   fwd?: "miss" | "bypass" | "stale" | "uri-miss" | "vary-miss" | "request";
+  /** RFC 9211 §2.3: the status code the next hop returned. */
+  fwdStatus?: number;
   /** RFC 9211 §2.4: the origin's response was stored. */
   stored?: boolean;
   /** RFC 9211 §2.5: freshness left, seconds (negative when stale). */
@@ -26,6 +28,7 @@ export function formatCacheStatus(s: CacheStatus): string {
   let v = CACHE_NAME;
   if (s.hit) v += "; hit";
   if (s.fwd) v += `; fwd=${s.fwd}`;
+  if (s.fwdStatus !== undefined) v += `; fwd-status=${s.fwdStatus}`;
   if (s.stored) v += "; stored";
   if (s.ttl !== undefined) v += `; ttl=${Math.round(s.ttl)}`;
   if (s.detail) v += `; detail=${/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+.^_`|~-]*$/.test(s.detail) ? s.detail : JSON.stringify(s.detail)}`;
@@ -41,6 +44,8 @@ export interface FinishOptions {
   cacheControl?: string | null | undefined;
   /** Drop the body (HEAD). */
   headOnly?: boolean;
+  /** Headers to set (e.g. Warning on a stale answer). */
+  extraHeaders?: Record<string, string>;
 }
 
 /** Copy the response with our headers applied (fetch() responses have immutable headers). */
@@ -56,6 +61,11 @@ export function finish(res: Response, opts: FinishOptions): Response {
   if (opts.age !== undefined) headers.set("age", String(Math.max(0, Math.floor(opts.age))));
   if (opts.cacheControl === null) headers.delete("cache-control");
   else if (opts.cacheControl !== undefined) headers.set("cache-control", opts.cacheControl);
+  for (const [k, v] of Object.entries(opts.extraHeaders ?? {})) headers.set(k, v);
+  // RFC 9213 §2.1: Cloudflare-CDN-Cache-Control targets us alone; it is consumed here, not passed on.
+  headers.delete("cloudflare-cdn-cache-control");
+  // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one.
+  if (!headers.has("date")) headers.set("date", new Date().toUTCString());
   applySecurityHeaders(headers, opts.security);
   let body = res.body;
   if (opts.headOnly && body) {

@@ -27,6 +27,12 @@ export interface EntryMeta {
   url: string;
   /** Cache-Control the client sees, or null to send none. */
   cacheControl: string | null;
+  /** Seconds past ttl it may be served while refreshed in the background (RFC 5861 §3). */
+  swr: number;
+  /** Seconds past ttl it may be served when the origin fails (RFC 5861 §4). */
+  sie: number;
+  /** Never serve stale without successful revalidation (must-revalidate and kin). */
+  strict: boolean;
 }
 
 const META = {
@@ -39,6 +45,9 @@ const META = {
   tags: "cache-tag",
   url: "x-ec-url",
   cacheControl: "x-ec-cc",
+  grace: "x-ec-grace",
+  marker: "x-ec-vary",
+  since: "x-ec-since",
 } as const;
 
 /** Headers never stored: hop-by-hop (RFC 9110 §7.6.1), per-user, or describing another cache's state. */
@@ -62,6 +71,7 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
   headers.set(META.tags, meta.tags.join(","));
   headers.set(META.url, meta.url);
   headers.set(META.cacheControl, meta.cacheControl ?? "");
+  headers.set(META.grace, `${meta.swr};${meta.sie};${meta.strict ? 1 : 0}`);
   // The Cache API's own lifetime (CDN semantics); the client's Cache-Control travels in x-ec-cc.
   headers.set("cache-control", `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil(keepFor)))}`);
   headers.delete("expires");
@@ -78,6 +88,7 @@ export function readMeta(stored: Response): EntryMeta | null {
   if (!Number.isFinite(storedAt) || storedAt <= 0 || !Number.isFinite(fillStartedAt) || fillStartedAt <= 0 || !Number.isFinite(ttl) || !Number.isFinite(initialAge)) return null;
   const tags = h.get(META.tags);
   const cc = h.get(META.cacheControl);
+  const [swr, sie, strict] = (h.get(META.grace) ?? "0;0;1").split(";").map(Number);
   return {
     storedAt,
     fillStartedAt,
@@ -87,7 +98,41 @@ export function readMeta(stored: Response): EntryMeta | null {
     tags: tags ? tags.split(",") : [],
     url: h.get(META.url) ?? "",
     cacheControl: cc === null || cc === "" ? null : cc,
+    swr: Number.isFinite(swr) ? swr! : 0,
+    sie: Number.isFinite(sie) ? sie! : 0,
+    strict: strict !== 0,
   };
+}
+
+/** Seconds the entry may be kept after it stops being fresh: long enough for any stale use. */
+export function graceOf(meta: Pick<EntryMeta, "swr" | "sie">, revalidatable: boolean): number {
+  return Math.max(meta.swr, meta.sie, revalidatable ? REVALIDATE_KEEP_S : 0);
+}
+
+/** Entries with validators are kept this long past freshness so they can be revalidated with a 304. */
+export const REVALIDATE_KEEP_S = 86400;
+
+/**
+ * A Vary marker, stored under the base key of a response that varies on request headers the key
+ * does not already hold: it names those headers, and the response itself lives under a variant key.
+ * `since`: variants filled before it are invalid (set when an unsafe method invalidates the URL).
+ */
+export function markerResponse(names: readonly string[], since: number, keepFor: number): Response {
+  return new Response(null, {
+    status: 204,
+    headers: {
+      [META.marker]: names.join(","),
+      [META.since]: String(since),
+      "cache-control": `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil(keepFor)))}`,
+    },
+  });
+}
+
+/** The header names of a Vary marker, or null when `stored` is an entry, not a marker. */
+export function readMarker(stored: Response): { names: string[]; since: number } | null {
+  const names = stored.headers.get(META.marker);
+  if (names === null) return null;
+  return { names: names.split(",").filter(Boolean), since: Number(stored.headers.get(META.since) ?? "0") || 0 };
 }
 
 /** Seconds since the entry was received plus the age it arrived with (RFC 9111 §4.2.3, simplified: no transit delay). */

@@ -14,7 +14,7 @@ describe("MISS then HIT", () => {
     const a = await send(`${p}/page`);
     expect(a.status).toBe(200);
     expect(a.header("x-cache")).toBe("MISS");
-    expect(a.header("cache-status")).toBe("edge-cache; fwd=miss; stored; ttl=1800; detail=html");
+    expect(a.header("cache-status")).toBe("edge-cache; fwd=uri-miss; fwd-status=200; stored; ttl=1800; detail=html");
     const b = await send(`${p}/page`);
     expect(b.header("x-cache")).toBe("HIT");
     expect(b.header("cache-status")).toMatch(/^edge-cache; hit; ttl=\d+; detail=html$/);
@@ -112,7 +112,7 @@ describe("bypass", () => {
     for (let i = 0; i < 2; i++) {
       const r = await send(`${p}/b`, init);
       expect(r.header("x-cache")).toBe("BYPASS");
-      expect(r.header("cache-status")).toBe(`edge-cache; fwd=bypass; detail=${reason}`);
+      expect(r.header("cache-status")).toBe(`edge-cache; fwd=bypass; fwd-status=200; detail=${reason}`);
     }
     expect(await originLog(p)).toHaveLength(2);
     // Nothing was stored for anonymous visitors either.

@@ -32,7 +32,7 @@ describe("parseConfig", () => {
     ['{"rules": [{"name": "x", "paths": ["/"], "cacheControl": "max-age=1", "mode": "sometimes"}]}', /rules\[0\]\.mode/],
     ['{"rules": [{"name": "x", "paths": ["/"], "bypass": true}, {"name": "x", "paths": ["*"], "bypass": true}]}', /duplicate rule name "x"/],
     ['{"originUrl": "not a url"}', /originUrl/],
-    ['{"originUrl": "ftp://x"}', /originUrl: must be http or https/],
+    ['{"originUrl": "ftp://x"}', /origins\[0\]: must be http or https \(originUrl \/ ORIGIN_URL\)/],
     ['{"cacheVersion": "has space"}', /cacheVersion/],
     ['{"languages": ["english!"]}', /languages\[0\]/],
   ])("rejects %s", (raw, reason) => {

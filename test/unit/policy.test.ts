@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RULES } from "../../src/config.ts";
-import { bypassReason, freshnessLifetime, matchRule, storeDecision, varyIsKeyed } from "../../src/policy.ts";
+import { bypassReason, freshnessLifetime, matchRule, storeDecision, targetedCacheControl, varyFields } from "../../src/policy.ts";
 import { parseCacheControl } from "../../src/http/cache-control.ts";
 
 const NOW = Date.parse("2026-11-22T12:00:00Z");
@@ -48,7 +48,7 @@ describe("bypassReason", () => {
 
 describe("storeDecision", () => {
   const decide = (status: number, headers: Record<string, string>, path = "/", extra: Partial<Parameters<typeof storeDecision>[0]> = {}) =>
-    storeDecision({ status, headers: new Headers(headers), rule: rule(path), keyedVary: new Set(["accept-encoding"]), negativeTtl: 60, now: NOW, ...extra });
+    storeDecision({ status, headers: new Headers(headers), rule: rule(path), negativeTtl: 60, now: NOW, ...extra });
 
   it.each([
     // status, response headers, path, store?, ttl or reason, client Cache-Control
@@ -75,11 +75,21 @@ describe("storeDecision", () => {
     [200, { "set-cookie": "csrftoken=abc" }, "/", false, "set-cookie", "private"],
     [200, { "set-cookie": "a=b", "cache-control": "public, max-age=60" }, "/", false, "set-cookie", "public, max-age=60"],
     [200, { "cache-control": "no-cache" }, "/", false, "no-cache", "no-cache"],
-    // Vary: only on what the key accounts for.
+    // RFC 9111 §4.1: Vary "*" never matches; other Vary fields are folded into variant keys.
     [200, { vary: "Accept-Encoding" }, "/", true, 1800, "public, max-age=300, s-maxage=1800"],
-    [200, { vary: "Cookie" }, "/", false, "vary", null],
+    [200, { vary: "Cookie" }, "/", true, 1800, "public, max-age=300, s-maxage=1800"],
     [200, { vary: "*" }, "/", false, "vary", null],
-    [200, { vary: "Accept-Language" }, "/", false, "vary", null],
+    [200, { vary: "Accept-Encoding, *" }, "/", false, "vary", null],
+    // RFC 9111 §5.2.2.4: no-cache is stored only when it can be revalidated, and always revalidated.
+    [200, { "cache-control": "no-cache", etag: '"v1"' }, "/", true, 0, "no-cache"],
+    [200, { "cache-control": "max-age=0, must-revalidate", etag: '"v1"' }, "/", true, 0, "max-age=0, must-revalidate"],
+    // RFC 5861: stale-while-revalidate / stale-if-error keep an expired response usable.
+    [200, { "cache-control": "max-age=0, stale-while-revalidate=30" }, "/", true, 0, "max-age=0, stale-while-revalidate=30"],
+    // RFC 9213: targeted fields win over Cache-Control and Expires.
+    [200, { "cdn-cache-control": "max-age=77", "cache-control": "no-store" }, "/", true, 77, "no-store"],
+    [200, { "cloudflare-cdn-cache-control": "max-age=5", "cdn-cache-control": "max-age=77" }, "/", true, 5, null],
+    [200, { "cdn-cache-control": "private", "cache-control": "max-age=600" }, "/", false, "private", "max-age=600"],
+    [200, { "cdn-cache-control": "max-age=9", expires: "0" }, "/", true, 9, null],
     // Status codes.
     [404, {}, "/", true, 60, "public, max-age=60"],
     [410, {}, "/", true, 60, "public, max-age=60"],
@@ -118,9 +128,25 @@ describe("storeDecision", () => {
     expect(decide(200, { "cache-control": "max-age=9" }, "/", { rule: undefined })).toMatchObject({ store: true, ttl: 9 });
   });
 
-  it("stores Vary: Accept-Language when the language is keyed", () => {
-    const d = decide(200, { vary: "accept-language, Accept-Encoding" }, "/", { keyedVary: new Set(["accept-encoding", "accept-language"]) });
-    expect(d.store).toBe(true);
+  it("RFC 9111 §3.5: a response to an Authorization request is stored only if it says it may be shared", () => {
+    const auth = (h: Record<string, string>) => decide(200, h, "/", { authorization: true });
+    expect(auth({})).toMatchObject({ store: false, reason: "authorization" });
+    expect(auth({ "cache-control": "max-age=60" })).toMatchObject({ store: false, reason: "authorization" });
+    expect(auth({ "cache-control": "public, max-age=60" })).toMatchObject({ store: true, ttl: 60 });
+    expect(auth({ "cache-control": "s-maxage=60" })).toMatchObject({ store: true, ttl: 60 });
+    expect(auth({ "cache-control": "max-age=60, must-revalidate" })).toMatchObject({ store: true, ttl: 60 });
+  });
+
+  it("strictness and grace windows (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.10; RFC 5861)", () => {
+    const g = (h: Record<string, string>) => decide(200, h, "/", { defaultSie: 86400, defaultSwr: 0 });
+    expect(g({ "cache-control": "max-age=60" })).toMatchObject({ strict: false, sie: 86400, swr: 0 });
+    expect(g({ "cache-control": "max-age=60, must-revalidate" })).toMatchObject({ strict: true, sie: 0, swr: 0 });
+    expect(g({ "cache-control": "max-age=60, proxy-revalidate" })).toMatchObject({ strict: true });
+    // s-maxage implies proxy-revalidate for a shared cache, unless the origin grants stale use explicitly.
+    expect(g({ "cache-control": "s-maxage=60" })).toMatchObject({ strict: true, sie: 0 });
+    expect(g({ "cache-control": "s-maxage=60, stale-if-error=300, stale-while-revalidate=10" })).toMatchObject({ strict: true, sie: 300, swr: 10 });
+    // The operator's rules are not origin directives: defaults apply.
+    expect(g({})).toMatchObject({ source: "rule", strict: false, sie: 86400 });
   });
 });
 
@@ -139,16 +165,18 @@ describe("freshnessLifetime (RFC 9111 §4.2.1)", () => {
   });
 });
 
-describe("varyIsKeyed", () => {
-  const keyed = new Set(["accept-encoding"]);
+describe("targeted fields and Vary parsing", () => {
+  it("RFC 9213: an invalid targeted field falls back to Cache-Control", () => {
+    expect(targetedCacheControl(new Headers({ "cdn-cache-control": ",,,", "cache-control": "max-age=3" })).targeted).toBe(false);
+    expect(targetedCacheControl(new Headers({ "cdn-cache-control": "max-age=3" })).targeted).toBe(true);
+  });
   it.each([
-    [null, true],
-    ["", true],
-    ["Accept-Encoding", true],
-    ["accept-encoding, ", true],
-    ["Accept-Encoding, Cookie", false],
-    ["*", false],
-  ])("%s -> %s", (vary, expected) => {
-    expect(varyIsKeyed(vary, keyed)).toBe(expected);
+    [null, []],
+    ["", []],
+    ["Accept-Encoding", ["accept-encoding"]],
+    ["accept-encoding, , Cookie", ["accept-encoding", "cookie"]],
+    ["*", ["*"]],
+  ])("varyFields(%s)", (vary, fields) => {
+    expect(varyFields(vary)).toEqual(fields);
   });
 });

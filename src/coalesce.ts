@@ -1,0 +1,57 @@
+/**
+ * Request coalescing (per isolate): concurrent misses for one key make one origin request. The
+ * first request (the leader) fetches and stores; the others wait for the leader's stored result,
+ * bounded in time, and go to the origin themselves if it is not shareable (private, failed, too
+ * large) or takes too long. Every lead is settled in a `finally`, so nothing leaks when the origin fails.
+ */
+
+/** What a leader shares: the stored response, whole. */
+export interface SharedFill {
+  status: number;
+  statusText: string;
+  /** The stored headers (entry metadata included), as cache.match would return them. */
+  headers: Headers;
+  body: Uint8Array | null;
+}
+
+/** Keys in flight at most (beyond it requests are not coalesced, never refused). */
+export const MAX_INFLIGHT_KEYS = 1000;
+
+export interface Coalescer {
+  /** The in-flight fill for `key`, if any. */
+  pending(key: string): Promise<SharedFill | null> | undefined;
+  /** Become the leader for `key`; returns the settle function, or null when someone leads already or the map is full. */
+  lead(key: string): ((fill: SharedFill | null) => void) | null;
+  size(): number;
+}
+
+export function createCoalescer(maxKeys = MAX_INFLIGHT_KEYS): Coalescer {
+  const inflight = new Map<string, Promise<SharedFill | null>>();
+  return {
+    pending: (key) => inflight.get(key),
+    lead(key) {
+      if (inflight.has(key) || inflight.size >= maxKeys) return null;
+      let resolve!: (fill: SharedFill | null) => void;
+      inflight.set(key, new Promise((r) => { resolve = r; }));
+      let settled = false;
+      return (fill) => {
+        if (settled) return;
+        settled = true;
+        inflight.delete(key);
+        resolve(fill);
+      };
+    },
+    size: () => inflight.size,
+  };
+}
+
+/** Wait for a pending fill at most `ms`; null on timeout. */
+export async function waitFor(pending: Promise<SharedFill | null>, ms: number): Promise<SharedFill | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); });
+  try {
+    return await Promise.race([pending, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
