@@ -16,6 +16,8 @@ export default defineConfig({
           ORIGIN_URL: inject("originUrl"),
           CACHE_VERSION: "test",
           PURGE_TOKEN: "test-purge-token-0123456789",
+          // One JSON line per request is the production default; it would drown the test output.
+          LOG_REQUESTS: "false",
         },
       },
     })),

@@ -6,7 +6,8 @@ import { Hono } from "hono";
 import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
 import { keyOptionsFor } from "./key.ts";
-import { logFault } from "./log.ts";
+import { logFault, logRequest } from "./log.ts";
+import { hashHex } from "./tags.ts";
 import { createOriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { createFailureLimiter, handlePurge } from "./purge.ts";
@@ -73,7 +74,26 @@ export function createApp(config: Config, options: AppOptions = {}) {
     });
   });
 
-  app.all("*", (c) => runtimeFor(c.env).pipeline(c.req.raw, c.executionCtx));
+  app.all("*", async (c) => {
+    const started = now();
+    const trace: { rule?: string; key?: string; originMs?: number } = {};
+    const ctx = c.executionCtx;
+    const res = await runtimeFor(c.env).pipeline(c.req.raw, { waitUntil: (p) => ctx.waitUntil(p), trace });
+    const url = new URL(c.req.url);
+    const length = res.headers.get("content-length");
+    const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
+    const toConsole = c.env.LOG_REQUESTS !== "false";
+    if (toConsole || c.env.ANALYTICS) {
+      const key = trace.key ? (await hashHex(trace.key)).slice(0, 12) : "";
+      logRequest({
+        event: "request", ts: new Date().toISOString(), method: c.req.method, host: url.host, path: url.pathname,
+        status: res.status, cache: res.headers.get("x-cache") ?? "", detail: detail.replace(/"/g, ""), rule: trace.rule ?? "-", key,
+        originMs: trace.originMs ?? 0, totalMs: now() - started, bytes: length !== null ? Number(length) : -1,
+        colo: String((c.req.raw as { cf?: { colo?: string } }).cf?.colo ?? ""),
+      }, c.env.ANALYTICS, toConsole);
+    }
+    return res;
+  });
 
   app.onError((err, c) => {
     logFault("app", err, { path: new URL(c.req.url).pathname });

@@ -10,4 +10,8 @@ export interface Env extends ConfigVars {
   PURGE_TOKEN?: string;
   /** Cloudflare API token with Cache Purge permission (a secret), used with CF_ZONE_ID for zone purge. */
   CF_API_TOKEN?: string;
+  /** Optional Workers Analytics Engine dataset: one data point per request. */
+  ANALYTICS?: AnalyticsEngineDataset;
+  /** "false" turns off the per-request JSON log line (on by default). */
+  LOG_REQUESTS?: string;
 }

@@ -15,3 +15,41 @@ export function logEvent(level: "info" | "warn", event: string, fields: Record<s
   if (level === "warn") console.warn(line);
   else console.log(line);
 }
+
+/** One request, as logged (one JSON line) and written to Analytics Engine. Field names are stable: scripts/stats reads them. */
+export interface RequestRecord {
+  event: "request";
+  ts: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  /** X-Cache: HIT | MISS | BYPASS */
+  cache: string;
+  /** Cache-Status detail (rule name, bypass reason, purged, stale-if-error, ...). */
+  detail: string;
+  rule: string;
+  /** First 12 hex chars of SHA-256(cache key): groups requests per entry without logging URLs' queries. */
+  key: string;
+  /** Time spent waiting for the origin (ms; 0 when it was not asked). */
+  originMs: number;
+  totalMs: number;
+  /** Response body size when known (Content-Length), else -1. */
+  bytes: number;
+  colo: string;
+}
+
+/** Write the record to the log stream (wrangler tail) and, when bound, Analytics Engine. */
+export function logRequest(record: RequestRecord, dataset: AnalyticsEngineDataset | undefined, toConsole: boolean): void {
+  if (toConsole) console.log(JSON.stringify(record));
+  if (!dataset) return;
+  try {
+    dataset.writeDataPoint({
+      indexes: [record.rule],
+      blobs: [record.cache, record.rule, record.colo, String(record.status), record.host, record.detail, record.key],
+      doubles: [record.status, record.totalMs, record.originMs, record.bytes],
+    });
+  } catch (e) {
+    logFault("analytics", e);
+  }
+}

@@ -31,9 +31,10 @@ export interface PipelineDeps {
   openCache: () => Promise<Cache>;
 }
 
-/** What a single invocation offers: background work that outlives the response. */
+/** What a single invocation offers: background work that outlives the response, and a place to note facts for the log. */
 export interface Invocation {
   waitUntil(promise: Promise<unknown>): void;
+  trace?: { rule?: string; key?: string; originMs?: number };
 }
 
 export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
@@ -73,6 +74,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const cookies = analyseCookies(request.headers.get("cookie"), analytics, config.sessionCookies);
     const key = buildKey(url, request.headers, keyOptions);
     const rule = matchRule(key.path, config.rules);
+    if (inv.trace) {
+      inv.trace.rule = rule?.name ?? "-";
+      inv.trace.key = key.key;
+    }
     const forward = {
       publicUrl: url, cookie: cookies.forward, forwardedHeaders: config.forwardedHeaders,
       clientIp: request.headers.get("cf-connecting-ip"), strip,
@@ -93,6 +98,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       });
       const status: CacheStatus = { xCache: "BYPASS", fwd: "bypass", detail: reason };
       const result = await origin.fetch(originReq);
+      if (inv.trace) inv.trace.originMs = result.ms;
       if (!result.ok) return originFailure(result.kind, status);
       const res = result.response;
       // RFC 9111 §4.4: a successful unsafe request invalidates the target URI and the same-origin
@@ -171,6 +177,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (lastModified) conditional["if-modified-since"] = lastModified;
       const fillStartedAt = now();
       const result = await origin.fetch(originReq, conditional);
+      if (inv.trace) inv.trace.originMs = result.ms;
 
       if (!result.ok || result.response.status >= 500) {
         const fwdStatus = result.ok ? result.response.status : undefined;
@@ -181,11 +188,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (stale) await stale.stored.body?.cancel();
         if (!result.ok) return originFailure(stale?.meta.strict ? "timeout" : result.kind, status);
       }
-      const res = (result as { response: Response }).response;
+      const resHead = (result as { response: Response }).response;
 
-      if (res.status === 304 && stale) {
+      if (resHead.status === 304 && stale) {
         // RFC 9111 §4.3.4: update the stored response with the 304's header fields, then use it.
-        const merged = mergeNotModified(stale.stored.headers, res.headers);
+        const merged = mergeNotModified(stale.stored.headers, resHead.headers);
         const bytes = await readWhole(stale.stored.body ?? emptyStream(), config.maxEntryBytes, null);
         const decision = storeDecision({ status: stale.stored.status, headers: merged, rule, negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
         if (bytes && decision.store && cache) {
@@ -199,6 +206,18 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         }
         const fallback = new Response(bytes, { status: stale.stored.status, headers: fromStored(new Response(null, { headers: merged }), stale.meta).headers });
         return visible(finish(await answerRequest(request, fallback), { status: { ...status, fwdStatus: 304 }, security, headOnly }), key);
+      }
+      let res = resHead;
+      if (stale && res.body && res.status < 500) {
+        const length = res.headers.get("content-length");
+        const bounded = length !== null && /^\d+$/.test(length) && Number(length) <= config.maxEntryBytes;
+        if (bounded && (await canServeStaleOnError(stale, key))) {
+          // A stale copy is there to fall back on: take the whole new body before answering, so a
+          // connection that breaks mid-body serves the stale copy instead of a truncated page.
+          const bytes = await readWhole(res.body, config.maxEntryBytes, length).catch(() => null);
+          if (bytes === null) return serveStale(request, stale, res.status, key);
+          res = new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers });
+        }
       }
       await stale?.stored.body?.cancel().catch(() => undefined);
 
