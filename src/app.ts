@@ -50,7 +50,11 @@ export function createApp(config: Config, options: AppOptions = {}) {
     if (runtime) return runtime;
     validateSecrets(env);
     let cachePromise: Promise<Cache> | undefined;
-    const openCache = () => (cachePromise ??= caches.open(config.cacheName));
+    // Memoised, but a failed open is forgotten so the next request tries again.
+    const openCache = () => (cachePromise ??= caches.open(config.cacheName).catch((e: unknown) => {
+      cachePromise = undefined;
+      throw e;
+    }));
     const tagIndex = createTagIndex(env.TAGS, config.tagCheckMemoMs, now);
     const zonePurger = config.zoneId && env.CF_API_TOKEN
       ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: options.zonePurgeBackoffMs })

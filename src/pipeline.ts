@@ -161,7 +161,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         const shared = await waitFor(pending, config.originTimeoutMs);
         if (shared) {
           await stale?.stored.body?.cancel();
-          const stored = new Response(shared.body, { status: shared.status, statusText: shared.statusText, headers: shared.headers });
+          const stored = responseOf(shared);
           const meta = readMeta(stored)!;
           return serveStored(request, { stored, meta, cacheKey: key.key }, { ...status, detail: "coalesced" }, key);
         }
@@ -198,11 +198,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (bytes && decision.store && cache) {
           const meta: EntryMeta = { ...stale.meta, storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict };
           const stored = toStored(new Response(null, { status: stale.stored.status, headers: merged }), bytes, meta, decision.ttl + graceOf(meta, true));
-          const shared = await sharedFrom(stored);
-          inv.waitUntil(putEntry(cache, stale.cacheKey, stored.clone()));
+          const shared = sharedFill(stored, bytes);
+          inv.waitUntil(putEntry(cache, stale.cacheKey, stored));
           settle?.(shared);
           handedOff = true;
-          return serveStored(request, { stored, meta, cacheKey: stale.cacheKey }, { ...status, fwdStatus: 304, stored: true, ttl: decision.ttl, detail: "revalidated" }, key);
+          return serveStored(request, { stored: responseOf(shared), meta, cacheKey: stale.cacheKey }, { ...status, fwdStatus: 304, stored: true, ttl: decision.ttl, detail: "revalidated" }, key);
         }
         const fallback = new Response(bytes, { status: stale.stored.status, headers: fromStored(new Response(null, { headers: merged }), stale.meta).headers });
         return visible(finish(await answerRequest(request, fallback), { status: { ...status, fwdStatus: 304 }, security, headOnly }), key);
@@ -384,7 +384,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (bytes === null) return; // too large, or shorter than its Content-Length
       }
       const stored = toStored(res, bytes, meta, keepFor);
-      shared = await sharedFrom(stored.clone());
+      shared = sharedFill(stored, bytes);
       await putEntry(cache, storeKey, stored);
       if (varyNames.length) await putEntry(cache, key.key, markerResponse(varyNames, markerSince, keepFor));
     } finally {
@@ -431,9 +431,14 @@ async function putEntry(cache: Cache, key: string, response: Response): Promise<
   }
 }
 
-async function sharedFrom(stored: Response): Promise<SharedFill> {
-  const body = stored.body ? new Uint8Array(await stored.arrayBuffer()) : null;
+/** What coalesced waiters get: the stored response's head and its body bytes (never the stream itself). */
+function sharedFill(stored: Response, body: Uint8Array | null): SharedFill {
   return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body };
+}
+
+/** A fresh Response over a shared fill (each reader gets its own). */
+function responseOf(fill: SharedFill): Response {
+  return new Response(fill.body, { status: fill.status, statusText: fill.statusText, headers: fill.headers });
 }
 
 /** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */

@@ -4,6 +4,8 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { createApp } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
 import worker from "../src/index.ts";
 import type { Env } from "../src/env.ts";
 import type { LoggedRequest, ResponseSpec } from "./origin/protocol.ts";
@@ -50,4 +52,27 @@ export async function script(path: string, ...responses: ResponseSpec[]): Promis
 /** EDGE_CONFIG override for one test (a new configuration builds a new app). */
 export function withConfig(config: Record<string, unknown>): Partial<Env> {
   return { EDGE_CONFIG: JSON.stringify(config) };
+}
+
+/**
+ * An app with a controllable clock (for freshness, stale-while-revalidate, stale-if-error), built
+ * from the same configuration path as the worker, with its own cache version so entries are its own.
+ */
+export function clockedWorker(config: Record<string, unknown> = {}, start = Date.parse("2026-11-22T10:00:00Z")) {
+  let now = start;
+  const app = createApp(parseConfig({ ORIGIN_URL: testEnv.ORIGIN_URL, CACHE_VERSION: crypto.randomUUID(), EDGE_CONFIG: config }), {
+    now: () => now,
+  });
+  return {
+    advance(seconds: number) {
+      now += seconds * 1000;
+    },
+    async send(path: string, init: RequestInit = {}): Promise<Sent> {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`${SITE}${path}`, init), testEnv, ctx);
+      const body = await res.text();
+      await waitOnExecutionContext(ctx);
+      return { res, body, status: res.status, header: (name) => res.headers.get(name) };
+    },
+  };
 }

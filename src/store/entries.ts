@@ -118,8 +118,8 @@ export const REVALIDATE_KEEP_S = 86400;
  * `since`: variants filled before it are invalid (set when an unsafe method invalidates the URL).
  */
 export function markerResponse(names: readonly string[], since: number, keepFor: number): Response {
-  return new Response(null, {
-    status: 204,
+  return new Response("", {
+    status: 200,
     headers: {
       [META.marker]: names.join(","),
       [META.since]: String(since),
