@@ -14,12 +14,13 @@ import { buildKey, type KeyOptions, normalisePath } from "./key.ts";
 import { readWhole, keyRequest } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { EVERYTHING_TAG, hostTag, pathPrefixes, prefixTag, tagProblem, urlTag } from "./tags.ts";
+import { logEvent } from "./log.ts";
 import type { ZonePurger } from "./zone-purge.ts";
 
 /** Cloudflare's per-request limit on files / tags / hosts / prefixes. */
 export const MAX_PURGE_ITEMS = 100;
 /** Largest purge body accepted (100 URLs of 2 KB fit easily). */
-export const MAX_PURGE_BODY_BYTES = 256 * 1024;
+export const MAX_PURGE_BODY_BYTES = 512 * 1024; // 100 URLs of 4 KB each fit
 /** Failed authentications allowed per client IP per window before answering 429. */
 export const AUTH_FAILURES_PER_WINDOW = 10;
 export const AUTH_FAILURE_WINDOW_MS = 60_000;
@@ -77,9 +78,12 @@ export async function tokenMatches(presented: string, secret: string): Promise<b
 export function createFailureLimiter(now: () => number) {
   const failures = new Map<string, { count: number; since: number }>();
   return {
-    blocked(ip: string): boolean {
+    /** Seconds until `ip` may try again, or 0 when it is not blocked. */
+    blockedFor(ip: string): number {
       const f = failures.get(ip);
-      return f !== undefined && now() - f.since < AUTH_FAILURE_WINDOW_MS && f.count >= AUTH_FAILURES_PER_WINDOW;
+      if (!f || f.count < AUTH_FAILURES_PER_WINDOW) return 0;
+      const left = AUTH_FAILURE_WINDOW_MS - (now() - f.since);
+      return left > 0 ? Math.ceil(left / 1000) : 0;
     },
     fail(ip: string): void {
       const f = failures.get(ip);
@@ -156,7 +160,8 @@ async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
   }
   for (const raw of hosts) {
     if (!/^[a-z0-9.-]+(:\d{1,5})?$/i.test(raw)) return `hosts: "${raw.slice(0, 64)}" is not a host name`;
-    out.tags.push(hostTag(raw));
+    // Entries record the host as URLs do: without a default port.
+    out.tags.push(hostTag(raw.replace(/:(80|443)$/, "")));
   }
   out.tags = [...new Set(out.tags)];
   return out;
@@ -181,11 +186,13 @@ export async function handlePurge(
   limiter: ReturnType<typeof createFailureLimiter>,
   deps: PurgeDeps,
 ): Promise<Response> {
-  if (!secret) return new Response("Not Found\n", { status: 404, headers: { "cache-control": "no-store" } });
+  if (!secret) return fail(404, 10404, "not found: the purge API is disabled (no PURGE_TOKEN secret is set)");
   if (request.method !== "POST") return fail(405, 10405, "method not allowed: use POST", { allow: "POST" });
   const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
   if (!ipAllowed(ip, deps.config.purgeAllowIps)) return fail(403, 10403, "forbidden");
-  if (limiter.blocked(ip)) return fail(429, 10429, "too many failed authentications; try again later", { "retry-after": "60" });
+  // Checked before the token on purpose: while blocked, even a right guess is not confirmed.
+  const wait = limiter.blockedFor(ip);
+  if (wait > 0) return fail(429, 10429, `too many failed authentications from this address; retry in ${wait} s`, { "retry-after": String(wait) });
 
   const auth = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
@@ -229,6 +236,7 @@ export async function handlePurge(
     const purger = deps.zonePurger;
     deps.waitUntil(purger.purge(p.counts.everything ? { everything: true } : { tags: p.tags }));
   }
+  logEvent("info", "purge", { ...p.counts, invalidated_tags: p.tags.length, deleted_here: deleted });
   return envelope(200, {
     id: crypto.randomUUID(),
     purged_at: new Date(at).toISOString(),

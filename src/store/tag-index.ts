@@ -92,9 +92,10 @@ export function createTagIndex(kv: KVNamespace | undefined, memoMs: number, now:
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const at = now();
       await Promise.all(keys.map(async (key) => {
-        remember(key, at);
         lastWrite.set(key, at);
         await putWithRetry(kv, key, String(at));
+        // Only a recorded purge is remembered: a failed write must not look applied in this isolate.
+        remember(key, at);
       }));
       return at;
     },

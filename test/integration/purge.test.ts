@@ -153,6 +153,14 @@ describe("purge by URL, prefix, host, everything", () => {
     expect((await send(`${base}/news/`)).header("x-cache")).toBe("HIT");
   });
 
+  it("a host with its default port names the same host", async () => {
+    const host = `h${crypto.randomUUID().slice(0, 8)}.example.org`;
+    const p = uniquePath();
+    await fill(`https://${host}${p}`);
+    await purge({ hosts: [`${host}:443`] });
+    expect((await send(`https://${host}${p}`)).header("x-cache")).toBe("MISS");
+  });
+
   it("purges a host", async () => {
     const host = `h${crypto.randomUUID().slice(0, 8)}.example.org`;
     const p = uniquePath();
@@ -243,7 +251,7 @@ describe("purge API input", () => {
   });
 
   it("rejects an oversized body with 413", async () => {
-    const r = await purge(JSON.stringify({ tags: ["a"], pad: "x".repeat(300_000) }));
+    const r = await purge(JSON.stringify({ tags: ["a"], pad: "x".repeat(600_000) }));
     expect(r.status).toBe(413);
   });
 
@@ -278,6 +286,7 @@ describe("purge API input", () => {
   it("does not exist without a PURGE_TOKEN (and never reaches the origin)", async () => {
     const r = await purge({ tags: ["a"] }, { env: { PURGE_TOKEN: "" } });
     expect(r.status).toBe(404);
+    expect(r.json?.errors[0]?.message).toMatch(/disabled/);
     expect(await originLog("/__edge/purge")).toHaveLength(0);
   });
 
@@ -285,7 +294,10 @@ describe("purge API input", () => {
     const env = { CACHE_VERSION: crypto.randomUUID() };
     const headers = { "cf-connecting-ip": "198.51.100.77" };
     for (let i = 0; i < 10; i++) expect((await purge({ tags: ["a"] }, { token: "nope-nope-nope-nope", headers, env })).status).toBe(401);
-    expect((await purge({ tags: ["a"] }, { token: "nope-nope-nope-nope", headers, env })).status).toBe(429);
+    const blocked = await purge({ tags: ["a"] }, { token: "nope-nope-nope-nope", headers, env });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.header("retry-after"))).toBeGreaterThan(50);
+    expect(Number(blocked.header("retry-after"))).toBeLessThanOrEqual(60);
     // Other clients are unaffected.
     expect((await purge({ tags: ["a"] }, { headers: { "cf-connecting-ip": "198.51.100.78" }, env })).status).toBe(200);
   });
