@@ -8,9 +8,10 @@ import type { Env } from "./env.ts";
 import { keyOptionsFor } from "./key.ts";
 import { logFault, logRequest } from "./log.ts";
 import { hashHex } from "./tags.ts";
-import { createOriginClient } from "./origin.ts";
+import { createOriginClient, type OriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
-import { createFailureLimiter, handlePurge } from "./purge.ts";
+import { explain, explainJson } from "./explain.ts";
+import { createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
 import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
 
@@ -19,8 +20,11 @@ export const MIN_PURGE_TOKEN_LENGTH = 16;
 
 /** Secrets are not part of the parsed config (they never reach logs), but are checked as early. */
 export function validateSecrets(env: Env): void {
-  if (env.PURGE_TOKEN !== undefined && env.PURGE_TOKEN !== "" && env.PURGE_TOKEN.length < MIN_PURGE_TOKEN_LENGTH) {
-    throw new ConfigError(`PURGE_TOKEN must be at least ${MIN_PURGE_TOKEN_LENGTH} characters (the token itself is not shown)`);
+  for (const name of ["PURGE_TOKEN", "EXPLAIN_TOKEN"] as const) {
+    const token = env[name];
+    if (token !== undefined && token !== "" && token.length < MIN_PURGE_TOKEN_LENGTH) {
+      throw new ConfigError(`${name} must be at least ${MIN_PURGE_TOKEN_LENGTH} characters (the token itself is not shown)`);
+    }
   }
 }
 
@@ -34,6 +38,7 @@ export interface AppOptions {
 /** What one isolate keeps per configuration: built on the first request, when bindings are known. */
 interface Runtime {
   pipeline: Pipeline;
+  origin: OriginClient;
   tagIndex: TagIndex;
   zonePurger: ZonePurger | null;
   openCache: () => Promise<Cache>;
@@ -60,7 +65,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
       ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: options.zonePurgeBackoffMs })
       : null;
     const origin = createOriginClient({ fetcher: env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
-    runtime = { pipeline: createPipeline({ config, now, origin, tagIndex, openCache }), tagIndex, zonePurger, openCache };
+    runtime = { pipeline: createPipeline({ config, now, origin, tagIndex, openCache }), origin, tagIndex, zonePurger, openCache };
     return runtime;
   }
 
@@ -75,6 +80,24 @@ export function createApp(config: Config, options: AppOptions = {}) {
       zonePurger: rt.zonePurger,
       openCache: rt.openCache,
       waitUntil: (p) => c.executionCtx.waitUntil(p),
+    });
+  });
+
+  app.all(config.explainPath, async (c) => {
+    const secret = c.env.EXPLAIN_TOKEN || c.env.PURGE_TOKEN;
+    if (!secret) return explainJson(404, { error: "not found: explain is disabled (set EXPLAIN_TOKEN or PURGE_TOKEN)" });
+    if (c.req.method !== "GET") return explainJson(405, { error: "use GET" });
+    const ip = c.req.header("cf-connecting-ip") ?? "unknown";
+    const wait = limiter.blockedFor(ip);
+    if (wait > 0) return explainJson(429, { error: `too many failed authentications; retry in ${wait} s` });
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+    if (!m || !(await tokenMatches(m[1]!, secret))) {
+      limiter.fail(ip);
+      return explainJson(401, { error: "authentication error" });
+    }
+    const rt = runtimeFor(c.env);
+    return explain(c.req.query("url") ?? null, c.req.raw.headers, c.req.query("method")?.toUpperCase() ?? "GET", {
+      config, tagIndex: rt.tagIndex, origin: rt.origin, openCache: rt.openCache, now,
     });
   });
 

@@ -192,6 +192,8 @@ const configSchema = z
     tagCheckTimeoutMs: z.number().int().min(10).max(10_000).default(500),
     /** Path of the purge API. Reachable only when the PURGE_TOKEN secret is set. */
     purgePath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default("/__edge/purge"),
+    /** Path of the explain endpoint (GET ?url=...). Reachable only with EXPLAIN_TOKEN (or PURGE_TOKEN) set. */
+    explainPath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default("/__edge/explain"),
     /** Client IPs / CIDRs allowed to call the purge API (empty: any IP with the token). */
     purgeAllowIps: z.array(z.string().refine(isIpOrCidr, "is not an IP address or CIDR range")).default([]),
     /** Cloudflare zone id for zone purge (with the CF_API_TOKEN secret); empty: KV invalidation only. */

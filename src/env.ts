@@ -8,6 +8,8 @@ export interface Env extends ConfigVars {
   TAGS?: KVNamespace;
   /** Bearer token for the purge API (a secret: `wrangler secret put PURGE_TOKEN`). */
   PURGE_TOKEN?: string;
+  /** Bearer token for the explain endpoint (a secret); PURGE_TOKEN is used when it is not set. */
+  EXPLAIN_TOKEN?: string;
   /** Cloudflare API token with Cache Purge permission (a secret), used with CF_ZONE_ID for zone purge. */
   CF_API_TOKEN?: string;
   /** Optional Workers Analytics Engine dataset: one data point per request. */

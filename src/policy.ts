@@ -8,10 +8,14 @@ import { type CacheControl, deltaSeconds, parseCacheControl } from "./http/cache
 
 /** First rule whose pattern matches the (normalised) path; patterns: exact, "/prefix/*", "*". */
 export function matchRule(path: string, rules: readonly Rule[]): Rule | undefined {
+  return matchRuleWithPattern(path, rules)?.rule;
+}
+
+/** The matching rule and the pattern that matched (for explain). */
+export function matchRuleWithPattern(path: string, rules: readonly Rule[]): { rule: Rule; pattern: string } | undefined {
   for (const rule of rules) {
     for (const p of rule.paths) {
-      if (p === "*" || p === path) return rule;
-      if (p.endsWith("*") && path.startsWith(p.slice(0, -1))) return rule;
+      if (p === "*" || p === path || (p.endsWith("*") && path.startsWith(p.slice(0, -1)))) return { rule, pattern: p };
     }
   }
   return undefined;
