@@ -12,8 +12,12 @@ import { createOriginClient, type OriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { explain, explainJson } from "./explain.ts";
 import { createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
+import { withMemoryTier } from "./store/memory.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
 import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
+
+/** Largest object held in the isolate's memory tier. */
+const MEMORY_OBJECT_MAX = 256 * 1024;
 
 /** Shortest PURGE_TOKEN accepted: a guessable token is worse than none. */
 export const MIN_PURGE_TOKEN_LENGTH = 16;
@@ -56,7 +60,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     validateSecrets(env);
     let cachePromise: Promise<Cache> | undefined;
     // Memoised, but a failed open is forgotten so the next request tries again.
-    const openCache = () => (cachePromise ??= caches.open(config.cacheName).catch((e: unknown) => {
+    const memory = { ttlMs: config.memoryCacheMs, maxBytes: config.memoryCacheBytes, maxObjectBytes: MEMORY_OBJECT_MAX, now };
+    const openCache = () => (cachePromise ??= caches.open(config.cacheName).then((c) => withMemoryTier(c, memory), (e: unknown) => {
       cachePromise = undefined;
       throw e;
     }));

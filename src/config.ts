@@ -167,6 +167,13 @@ const configSchema = z
      * truncated one never is; larger responses are served but not cached.
      */
     maxEntryBytes: z.number().int().min(1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
+    /**
+     * In-isolate memory tier in front of the Cache API: how long an object is held (ms; 0 turns it
+     * off) and how many bytes in all. Purges stay exact (checked on every hit); a local invalidation
+     * made by another isolate reaches this one's copy within memoryCacheMs.
+     */
+    memoryCacheMs: z.number().int().min(0).max(60_000).default(1000),
+    memoryCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
     /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
     allowNocacheParam: z.boolean().default(false),
     /**

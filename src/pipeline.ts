@@ -16,7 +16,7 @@ import { bypassReason, matchRule, requestTooLarge, storeDecision, varyFields } f
 import { type CacheStatus, errorResponse, finish } from "./respond.ts";
 import { answerRequest } from "./serve.ts";
 import {
-  currentAge, type EntryMeta, fromStored, graceOf, keyRequest, markerResponse, readMarker, readMeta, readWhole, toStored, ttlLeft,
+  currentAge, type EntryMeta, expectedLength, fromStored, graceOf, keyRequest, markerResponse, readMarker, readMeta, readWhole, toStored, ttlLeft,
 } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "./tags.ts";
@@ -209,7 +209,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       let res = resHead;
       if (stale && res.body && res.status < 500) {
-        const length = res.headers.get("content-length");
+        const length = expectedLength(res.headers);
         const bounded = length !== null && /^\d+$/.test(length) && Number(length) <= config.maxEntryBytes;
         if (bounded && (await canServeStaleOnError(stale, key))) {
           // A stale copy is there to fall back on: take the whole new body before answering, so a
@@ -376,7 +376,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       let bytes: Uint8Array | null = null;
       if (body) {
         try {
-          bytes = await readWhole(body, config.maxEntryBytes, res.headers.get("content-length"));
+          bytes = await readWhole(body, config.maxEntryBytes, expectedLength(res.headers));
         } catch (e) {
           logFault("origin.body", e, { key: storeKey });
           return;

@@ -75,6 +75,8 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
   // The Cache API's own lifetime (CDN semantics); the client's Cache-Control travels in x-ec-cc.
   headers.set("cache-control", `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil(keepFor)))}`);
   headers.delete("expires");
+  // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
+  if (body instanceof Uint8Array) headers.set("content-length", String(body.byteLength));
   return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
 
@@ -193,4 +195,12 @@ export function fromStored(stored: Response, meta: EntryMeta): Response {
 /** The Cache API key request for a key URL (always a bare GET: no client headers reach the lookup). */
 export function keyRequest(key: string): Request {
   return new Request(key, { method: "GET" });
+}
+
+/**
+ * The length a fetched body must have, or null when it cannot be known: fetch decodes a
+ * Content-Encoding transparently, so the origin's Content-Length then counts other bytes.
+ */
+export function expectedLength(headers: Headers): string | null {
+  return headers.has("content-encoding") ? null : headers.get("content-length");
 }
