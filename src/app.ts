@@ -111,11 +111,11 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const trace: { rule?: string; key?: string; originMs?: number } = {};
     const ctx = c.executionCtx;
     const res = await runtimeFor(c.env).pipeline(c.req.raw, { waitUntil: (p) => ctx.waitUntil(p), trace });
-    const url = new URL(c.req.url);
-    const length = res.headers.get("content-length");
-    const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
     const toConsole = c.env.LOG_REQUESTS !== "false";
     if (toConsole || c.env.ANALYTICS) {
+      const url = new URL(c.req.url);
+      const length = res.headers.get("content-length");
+      const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
       const key = trace.key ? (await hashHex(trace.key)).slice(0, 12) : "";
       logRequest({
         event: "request", ts: new Date().toISOString(), method: c.req.method, host: url.host, path: url.pathname,

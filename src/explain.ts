@@ -69,7 +69,7 @@ export async function explain(target: string | null, headers: Headers, method: s
 
   let entry: unknown = null;
   try {
-    const found = await lookup(await deps.openCache(), key, originReq.headers);
+    const found = await lookup(await deps.openCache(), key, () => originReq.headers);
     if (found.kind === "entry") {
       const t = deps.now();
       const left = ttlLeft(found.meta, t);

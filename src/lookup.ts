@@ -18,8 +18,8 @@ export type LookupResult =
   | ({ kind: "entry"; markerSince: number; varyNames: string[] } & Found)
   | { kind: "none"; fwd: "uri-miss" | "vary-miss"; markerSince: number; varyNames: string[] };
 
-/** Look the request up; `originHeaders` are the headers the origin would receive (Vary is matched on those). */
-export async function lookup(cache: Cache, key: CacheKey, originHeaders: Headers): Promise<LookupResult> {
+/** Look the request up; `originHeaders` gives the headers the origin would receive (Vary is matched on those). */
+export async function lookup(cache: Cache, key: CacheKey, originHeaders: () => Headers): Promise<LookupResult> {
   const stored = await cache.match(keyRequest(key.key));
   if (!stored) return { kind: "none", fwd: "uri-miss", markerSince: 0, varyNames: [] };
   const marker = readMarker(stored);
@@ -32,7 +32,7 @@ export async function lookup(cache: Cache, key: CacheKey, originHeaders: Headers
     return { kind: "entry", stored, meta, cacheKey: key.key, markerSince: 0, varyNames: [] };
   }
   await stored.body?.cancel();
-  const vk = variantKey(key, await varyHash(marker.names, originHeaders));
+  const vk = variantKey(key, await varyHash(marker.names, originHeaders()));
   const variant = await cache.match(keyRequest(vk));
   const meta = variant ? readMeta(variant) : null;
   // A variant filled before the marker's "since" was invalidated by an unsafe request.

@@ -112,9 +112,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // Cacheable (or an Authorization request, which may store what the origin explicitly shares).
     const authorization = reason === "authorization";
     const pathAndQuery = key.query ? `${key.path}?${key.query}` : key.path;
-    const originReq = buildOriginRequest(request.headers, {
+    // Built only when needed (a Vary marker or the origin): a plain HIT never pays for it.
+    let built: OriginRequest | undefined;
+    const originReq = () => (built ??= buildOriginRequest(request.headers, {
       ...forward, pathAndQuery, method: "GET", language: key.language, cacheable: true, body: null,
-    });
+    }));
     const baseStatus: CacheStatus = authorization ? { xCache: "BYPASS", fwd: "bypass", detail: "authorization" } : { xCache: "MISS", fwd: "miss" };
     const clientNoCache = config.honorClientNoCache && /no-cache/i.test(`${request.headers.get("cache-control") ?? ""} ${request.headers.get("pragma") ?? ""}`);
 
@@ -125,7 +127,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     try {
       cache = await openCache();
       if (!authorization && !clientNoCache) {
-        const found = await lookup(cache, key, originReq.headers);
+        const found = await lookup(cache, key, () => originReq().headers);
         markerSince = found.markerSince;
         if (found.kind === "none") {
           status = { ...status, fwd: found.fwd };
@@ -135,7 +137,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           if (left > 0 || (!found.meta.strict && -left <= found.meta.swr)) {
             const purgedBy = await purgeCheck(found.meta, key);
             if (purgedBy === null) {
-              if (left <= 0) refreshInBackground(inv, key, found, originReq, markerSince);
+              if (left <= 0) refreshInBackground(inv, key, found, originReq(), markerSince);
               return await serveStored(request, found, left > 0 ? { xCache: "HIT", hit: true, ttl: left, detail: found.meta.rule } : {
                 xCache: "HIT", hit: true, ttl: left, detail: "stale-while-revalidate",
               }, key);
@@ -176,7 +178,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (etag) conditional["if-none-match"] = etag;
       if (lastModified) conditional["if-modified-since"] = lastModified;
       const fillStartedAt = now();
-      const result = await origin.fetch(originReq, conditional);
+      const result = await origin.fetch(originReq(), conditional);
       if (inv.trace) inv.trace.originMs = result.ms;
 
       if (!result.ok || result.response.status >= 500) {
@@ -238,7 +240,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         tags, url: key.url, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict,
       };
       const keepFor = decision.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified"));
-      const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq.headers)) : key.key;
+      const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq().headers)) : key.key;
       // The cache's copy is read whole in the background while the client streams its own.
       const [toClient, toCache] = headOnly || !res.body ? [null, res.body] : res.body.tee();
       handedOff = true;
@@ -282,6 +284,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   /** The tag that purged this entry, or null. KV trouble or slowness serves the entry (logged): availability first. */
   async function purgeCheck(meta: EntryMeta, k: CacheKey): Promise<string | null> {
+    // Every tag's timestamp still remembered: answered without KV or a timer (the common hit).
+    const known = tagIndex.purgedTagFromMemo(meta.tags, meta.fillStartedAt);
+    if (known !== undefined) return known;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), config.tagCheckTimeoutMs); });
     try {

@@ -12,9 +12,15 @@ export async function answerRequest(request: Request, res: Response): Promise<Re
     return new Response(null, { status: 304, headers: notModifiedHeaders(res.headers) });
   }
   if (request.method !== "GET" || !request.headers.has("range")) {
-    const headers = new Headers(res.headers);
-    headers.set("accept-ranges", "bytes");
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    // Responses we built have mutable headers (no copy on the common path); fetched ones do not.
+    try {
+      res.headers.set("accept-ranges", "bytes");
+      return res;
+    } catch {
+      const headers = new Headers(res.headers);
+      headers.set("accept-ranges", "bytes");
+      return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    }
   }
   const bytes = new Uint8Array(await res.arrayBuffer());
   const decision = decideRange(request.headers, res.headers, bytes.byteLength);

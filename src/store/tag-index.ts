@@ -26,16 +26,21 @@ export const MAX_ENTRY_LIFETIME_S = 366 * 86400;
 const MEMO_MAX = 50_000;
 
 export interface TagIndex {
+  /**
+   * Synchronous answer from this isolate's memo: the first of `tags` purged at or after `since`,
+   * null when none was, or undefined when some tag's timestamp is not (freshly) remembered.
+   */
+  purgedTagFromMemo(tags: readonly string[], since: number): string | null | undefined;
   /** The first of `tags` purged at or after `since` (ms), or null. Throws only if KV does. */
   purgedTag(tags: readonly string[], since: number): Promise<string | null>;
   /** Record that `tags` were purged now; resolves when every write is done. Returns the time written. */
   invalidate(tags: readonly string[]): Promise<number>;
 }
 
-/** KV key for a tag's invalidation timestamp. */
+/** KV key for a tag's invalidation timestamp. Tags are printable ASCII, so length is byte length. */
 export async function tagKey(tag: string): Promise<string> {
   const key = `t:${tag}`;
-  return new TextEncoder().encode(key).byteLength <= KV_MAX_KEY_BYTES ? key : `t#${await hashHex(tag)}`;
+  return key.length <= KV_MAX_KEY_BYTES && /^[\x20-\x7e]*$/.test(key) ? key : `t#${await hashHex(tag)}`;
 }
 
 export function createTagIndex(kv: KVNamespace | undefined, memoMs: number, now: () => number): TagIndex {
@@ -54,6 +59,19 @@ export function createTagIndex(kv: KVNamespace | undefined, memoMs: number, now:
   }
 
   return {
+    purgedTagFromMemo(tags, since) {
+      if (!kv || tags.length === 0) return null;
+      const t = now();
+      let purged: string | null = null;
+      for (const tag of tags) {
+        // Hashed keys (tags over ~500 bytes) are not looked up synchronously.
+        const m = memo.get(`t:${tag}`);
+        if (!m || t - m.fetchedAt >= memoMs) return undefined;
+        if (purged === null && m.ts !== null && m.ts >= since) purged = tag;
+      }
+      return purged;
+    },
+
     async purgedTag(tags, since) {
       if (!kv || tags.length === 0) return null;
       const keys = await Promise.all(tags.map(tagKey));
