@@ -56,6 +56,8 @@ const ruleSchema = z
     contentTypes: z.array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/i)).optional(),
     /** Tags added to every entry this rule stores (purge them all at once). */
     tags: z.array(z.string()).default([]),
+    /** Key entries by the folded language (when `languages` is set). Off for assets that never vary by language. */
+    language: z.boolean().default(true),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -80,18 +82,18 @@ const STATIC_TYPES = [
 
 /** The documented default policy (README: "Default policy"). */
 export const DEFAULT_RULES: Rule[] = [
-  { name: "admin", paths: ["/admin", "/admin/*"], bypass: true, mode: "fill", tags: [] },
-  { name: "health", paths: ["/health", "/health/", "/healthz"], bypass: true, mode: "fill", tags: [] },
+  { name: "admin", paths: ["/admin", "/admin/*"], bypass: true, mode: "fill", tags: [], language: true },
+  { name: "health", paths: ["/health", "/health/", "/healthz"], bypass: true, mode: "fill", tags: [], language: true },
   {
     name: "static", paths: ["/static/*"], cacheControl: "public, max-age=31536000, immutable",
-    mode: "fill", contentTypes: STATIC_TYPES, tags: ["static-assets"], bypass: false,
+    mode: "fill", contentTypes: STATIC_TYPES, tags: ["static-assets"], bypass: false, language: false,
   },
   {
     name: "media", paths: ["/media/*"], cacheControl: "public, max-age=86400",
-    mode: "fill", contentTypes: STATIC_TYPES, tags: ["media"], bypass: false,
+    mode: "fill", contentTypes: STATIC_TYPES, tags: ["media"], bypass: false, language: false,
   },
-  { name: "api", paths: ["/api/*"], cacheControl: "public, max-age=300, s-maxage=600", mode: "fill", tags: ["api"], bypass: false },
-  { name: "html", paths: ["*"], cacheControl: "public, max-age=300, s-maxage=1800", mode: "fill", tags: [], bypass: false },
+  { name: "api", paths: ["/api/*"], cacheControl: "public, max-age=300, s-maxage=600", mode: "fill", tags: ["api"], bypass: false, language: true },
+  { name: "html", paths: ["*"], cacheControl: "public, max-age=300, s-maxage=1800", mode: "fill", tags: [], bypass: false, language: true },
 ];
 
 /** Cookie name patterns ("_ga_*" matches by prefix), compared case-sensitively as browsers do. */

@@ -8,18 +8,26 @@
  */
 import type { Config } from "./config.ts";
 import { matchesAny } from "./cookies.ts";
+import { matchRule } from "./policy.ts";
 
 export interface KeyOptions {
   cacheVersion: string;
   trackingParams: readonly string[];
   /** Supported languages, first is the default; empty: language is not a key dimension. */
   languages: readonly string[];
+  /** Whether a (normalised) path is keyed by language (its rule's `language`); default: yes. */
+  languageKeyed?: (path: string) => boolean;
 }
 
 /** Key options from the configuration (default and extra tracking parameters merged, lower-cased). */
 export function keyOptionsFor(config: Config): KeyOptions {
   const tracking = [...config.trackingParams, ...config.extraTrackingParams].map((p) => p.toLowerCase());
-  return { cacheVersion: config.cacheVersion, trackingParams: tracking, languages: config.languages };
+  return {
+    cacheVersion: config.cacheVersion,
+    trackingParams: tracking,
+    languages: config.languages,
+    languageKeyed: (path) => matchRule(path, config.rules)?.language ?? true,
+  };
 }
 
 export interface CacheKey {
@@ -115,7 +123,8 @@ function matchLanguage(tag: string, lower: string[], supported: readonly string[
 export function buildKey(url: URL, headers: Headers, options: KeyOptions): CacheKey {
   const path = normalisePath(url.pathname);
   const { query, dropped } = normaliseQuery(url.search, options.trackingParams);
-  const language = foldLanguage(headers.get("accept-language"), options.languages);
+  const keyed = options.languages.length > 0 && (options.languageKeyed?.(path) ?? true);
+  const language = keyed ? foldLanguage(headers.get("accept-language"), options.languages) : undefined;
   const origin = `${url.protocol}//${url.host.toLowerCase()}`;
   const q = query ? `?${query}` : "";
   let dims = `v=${options.cacheVersion}`;

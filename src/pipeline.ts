@@ -58,6 +58,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /** Headers on every response we send: tags and metadata stay private unless the debug switch is on. */
   function visible(res: Response, key: CacheKey | undefined, tags?: readonly string[]): Response {
     for (const h of tagHeaders) res.headers.delete(h);
+    // The page was chosen by language: say so to browsers and caches downstream (RFC 9110 §12.5.5).
+    if (key?.language !== undefined) {
+      const vary = res.headers.get("vary");
+      if (!vary) res.headers.set("vary", "Accept-Language");
+      else if (!/(^|,)\s*(accept-language|\*)\s*(,|$)/i.test(vary)) res.headers.set("vary", `${vary}, Accept-Language`);
+    }
     if (config.debugHeaders && key) {
       res.headers.set("x-edge-key", key.key);
       if (tags) res.headers.set("x-edge-tags", tags.join(","));

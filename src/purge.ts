@@ -164,6 +164,7 @@ async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
     out.tags.push(hostTag(raw.replace(/:(80|443)$/, "")));
   }
   out.tags = [...new Set(out.tags)];
+  out.localKeys = [...new Set(out.localKeys)];
   return out;
 }
 

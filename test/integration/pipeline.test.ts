@@ -59,6 +59,18 @@ describe("key normalisation", () => {
     expect((await originLog(p)).map((r) => r.headers["accept-language"])).toEqual(["fr", "en"]);
   });
 
+  it("tells clients the page varies by language, but keys static assets once for all languages", async () => {
+    const cfg = withConfig({ languages: ["en", "fr"] });
+    const page = await send(`${uniquePath()}/i18n`, { headers: { "accept-language": "fr" } }, cfg);
+    expect(page.header("vary")).toBe("Accept-Language");
+    const css = `${uniquePath("/static")}.css`;
+    await script(css, { headers: { "content-type": "text/css" } });
+    await send(css, { headers: { "accept-language": "fr" } }, cfg);
+    const en = await send(css, { headers: { "accept-language": "en" } }, cfg);
+    expect(en.header("x-cache")).toBe("HIT");
+    expect(en.header("vary")).toBeNull();
+  });
+
   it("a cache version bump starts from an empty cache", async () => {
     const p = uniquePath();
     await send(`${p}/v`);
