@@ -5,22 +5,19 @@
  *   miss: fill (coalesced) -> store in the background -> answer (304 / 206 / full)
  * Built once per configuration and isolate; each call handles one request.
  */
-import { createCoalescer, type SharedFill, waitFor } from "./coalesce.ts";
+import { createCoalescer, waitFor } from "./coalesce.ts";
 import type { Config } from "./config.ts";
 import { analyseCookies } from "./cookies.ts";
-import { buildKey, type CacheKey, keyOptionsFor, variantKey } from "./key.ts";
+import { buildKey, type CacheKey, keyOptionsFor } from "./key.ts";
 import { lookup, type Found } from "./lookup.ts";
-import { logEvent, logFault } from "./log.ts";
+import { logFault } from "./log.ts";
 import { buildOriginRequest, type OriginClient, type OriginRequest } from "./origin.ts";
-import { bypassReason, matchRule, requestTooLarge, storeDecision, varyFields } from "./policy.ts";
+import { bypassReason, matchRule, requestTooLarge } from "./policy.ts";
 import { type CacheStatus, errorResponse, finish } from "./respond.ts";
 import { answerRequest } from "./serve.ts";
-import {
-  currentAge, type EntryMeta, expectedLength, fromStored, graceOf, keyRequest, markerResponse, readMarker, readMeta, readWhole, toStored, ttlLeft,
-} from "./store/entries.ts";
+import { currentAge, type EntryMeta, expectedLength, fromStored, keyRequest, readMeta, readWhole, ttlLeft } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
-import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "./tags.ts";
-import { MAX_VARY_FIELDS, varyHash } from "./vary.ts";
+import { createWriter, responseOf } from "./store/writer.ts";
 
 export interface PipelineDeps {
   config: Config;
@@ -49,9 +46,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
   const strip = config.stripRequestHeaders.map((h) => h.toLowerCase());
   const security = config.securityHeaders;
-  // Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
-  // from one object) and Accept-Language when it is folded into the key.
-  const keyedVary = new Set(["accept-encoding", ...(config.languages.length > 0 ? ["accept-language"] : [])]);
+  const writer = createWriter({ config, keyOptions, now, openCache });
   const coalescer = createCoalescer();
   const refreshing = new Set<string>();
 
@@ -110,7 +105,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // RFC 9111 §4.4: a successful unsafe request invalidates the target URI and the same-origin
       // Location / Content-Location URIs (in this location's cache; the purge API reaches the rest).
       if (UNSAFE.has(request.method) && res.status >= 200 && res.status < 400) {
-        inv.waitUntil(invalidateLocally(url, res.headers));
+        inv.waitUntil(writer.invalidateLocally(url, res.headers));
       }
       return visible(finish(res, { status: { ...status, fwdStatus: res.status }, security }), key);
     }
@@ -199,21 +194,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const resHead = (result as { response: Response }).response;
 
       if (resHead.status === 304 && stale) {
-        // RFC 9111 §4.3.4: update the stored response with the 304's header fields, then use it.
-        const merged = mergeNotModified(stale.stored.headers, resHead.headers);
-        const bytes = await readWhole(stale.stored.body ?? emptyStream(), config.maxEntryBytes, null);
-        const decision = storeDecision({ status: stale.stored.status, headers: merged, rule, negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
-        if (bytes && decision.store && cache) {
-          const meta: EntryMeta = { ...stale.meta, storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict };
-          const stored = toStored(new Response(null, { status: stale.stored.status, headers: merged }), bytes, meta, decision.ttl + graceOf(meta, true));
-          const shared = sharedFill(stored, bytes);
-          inv.waitUntil(putEntry(cache, stale.cacheKey, stored));
-          settle?.(shared);
+        const refreshed = await writer.revalidated(stale, resHead.headers, rule, fillStartedAt);
+        if (refreshed && cache) {
+          inv.waitUntil(writer.put(cache, stale.cacheKey, refreshed.stored));
+          settle?.(refreshed.fill);
           handedOff = true;
-          return serveStored(request, { stored: responseOf(shared), meta, cacheKey: stale.cacheKey }, { ...status, fwdStatus: 304, stored: true, ttl: decision.ttl, detail: "revalidated" }, key);
+          return serveStored(request, { stored: responseOf(refreshed.fill), meta: refreshed.meta, cacheKey: stale.cacheKey }, {
+            ...status, fwdStatus: 304, stored: true, ttl: refreshed.meta.ttl, detail: "revalidated",
+          }, key);
         }
-        const fallback = new Response(bytes, { status: stale.stored.status, headers: fromStored(new Response(null, { headers: merged }), stale.meta).headers });
-        return visible(finish(await answerRequest(request, fallback), { status: { ...status, fwdStatus: 304 }, security, headOnly }), key);
+        // No longer storable after the 304's headers: serve it once, as revalidated, without storing.
+        return serveStored(request, stale, { ...status, fwdStatus: 304, detail: "revalidated" }, key);
       }
       let res = resHead;
       if (stale && res.body && res.status < 500) {
@@ -229,37 +220,26 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       await stale?.stored.body?.cancel().catch(() => undefined);
 
-      const decision = storeDecision({
-        status: res.status, headers: res.headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
-        defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
-      });
       const fwdStatus = res.status;
-      const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyedVary.has(n));
-      if (!decision.store || !cache || varyNames.length > MAX_VARY_FIELDS) {
-        const detail = !decision.store ? decision.reason : !cache ? "cache-unavailable" : "vary";
-        return visible(finish(await answerRequest(request, res), { status: { ...status, fwdStatus, detail }, cacheControl: decision.cacheControl, security, headOnly }), key);
+      const judged = await writer.prepare(res, key, rule, () => originReq().headers, fillStartedAt, authorization);
+      if (!("prepared" in judged) || !cache) {
+        const detail = "reason" in judged ? judged.reason : "cache-unavailable";
+        const cacheControl = "reason" in judged ? judged.cacheControl : undefined;
+        return visible(finish(await answerRequest(request, res), { status: { ...status, fwdStatus, detail }, cacheControl, security, headOnly }), key);
       }
-
-      const tags = await entryTags(res.headers, key, url.host, rule?.tags ?? []);
-      const meta: EntryMeta = {
-        storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
-        tags, url: key.url, cacheControl: decision.cacheControl, swr: decision.swr, sie: decision.sie, strict: decision.strict,
-      };
-      const keepFor = decision.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified"));
-      const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq().headers)) : key.key;
+      const p = judged.prepared;
       // The cache's copy is read whole in the background while the client streams its own.
       const [toClient, toCache] = headOnly || !res.body ? [null, res.body] : res.body.tee();
       handedOff = true;
-      inv.waitUntil(fillEntry(cache, key, storeKey, varyNames, markerSince, res, toCache, meta, keepFor, settle));
-      const clientHeaders = new Headers(res.headers);
-      const clientRes = new Response(toClient, { status: res.status, statusText: res.statusText, headers: clientHeaders });
+      inv.waitUntil(writer.fill(cache, key, p, markerSince, res, toCache, settle));
+      const clientRes = new Response(toClient, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) });
       return visible(finish(await answerRequest(request, clientRes), {
-        status: { ...status, fwdStatus, stored: true, ttl: decision.ttl, detail: status.detail ?? meta.rule },
-        cacheControl: decision.cacheControl,
-        age: decision.initialAge,
+        status: { ...status, fwdStatus, stored: true, ttl: p.decision.ttl, detail: status.detail ?? p.meta.rule },
+        cacheControl: p.decision.cacheControl,
+        age: p.decision.initialAge,
         security,
         headOnly,
-      }), key, tags);
+      }), key, p.meta.tags);
     } finally {
       if (!handedOff) settle?.(null);
     }
@@ -320,44 +300,35 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   function refreshInBackground(inv: Invocation, key: CacheKey, found: Found, originReq: OriginRequest, markerSince: number) {
     if (refreshing.has(found.cacheKey)) return;
     refreshing.add(found.cacheKey);
+    const validators: Record<string, string> = {};
     const etag = found.stored.headers.get("etag");
     const lastModified = found.stored.headers.get("last-modified");
+    if (etag) validators["if-none-match"] = etag;
+    if (lastModified) validators["if-modified-since"] = lastModified;
+    const rule = matchRule(key.path, config.rules);
     inv.waitUntil((async () => {
       try {
         const cache = await openCache();
         const fillStartedAt = now();
-        const result = await origin.fetch(originReq, {
-          ...(etag ? { "if-none-match": etag } : {}), ...(lastModified ? { "if-modified-since": lastModified } : {}),
-        });
+        const result = await origin.fetch(originReq, validators);
         if (!result.ok || result.response.status >= 500) return;
         const res = result.response;
         if (res.status === 304) {
           const again = await cache.match(keyRequest(found.cacheKey));
           const meta = again && readMeta(again);
           if (!again || !meta) return;
-          const merged = mergeNotModified(again.headers, res.headers);
-          const d = storeDecision({ status: again.status, headers: merged, rule: matchRule(key.path, config.rules), negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
-          if (!d.store) return;
-          const next: EntryMeta = { ...meta, storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, swr: d.swr, sie: d.sie, strict: d.strict };
-          await putEntry(cache, found.cacheKey, toStored(new Response(null, { status: again.status, headers: merged }), await again.arrayBuffer(), next, d.ttl + graceOf(next, true)));
+          const refreshed = await writer.revalidated({ stored: again, meta, cacheKey: found.cacheKey }, res.headers, rule, fillStartedAt);
+          if (refreshed) await writer.put(cache, found.cacheKey, refreshed.stored);
           return;
         }
-        const rule = matchRule(key.path, config.rules);
-        const d = storeDecision({ status: res.status, headers: res.headers, rule, negativeTtl: config.negativeTtl, now: now(), defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate });
-        const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyedVary.has(n));
-        if (!d.store || varyNames.length > MAX_VARY_FIELDS) {
+        const judged = await writer.prepare(res, key, rule, () => originReq.headers, fillStartedAt, false);
+        if (!("prepared" in judged)) {
           await res.body?.cancel();
           // No longer storable: drop the stale copy so it is not served again.
           await cache.delete(keyRequest(found.cacheKey));
           return;
         }
-        const tags = await entryTags(res.headers, key, new URL(key.url).host, rule?.tags ?? []);
-        const meta: EntryMeta = {
-          storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, rule: rule?.name ?? "-", tags, url: key.url,
-          cacheControl: d.cacheControl, swr: d.swr, sie: d.sie, strict: d.strict,
-        };
-        const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originReq.headers)) : key.key;
-        await fillEntry(cache, key, storeKey, varyNames, markerSince, res, res.body, meta, d.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified")), null);
+        await writer.fill(cache, key, judged.prepared, markerSince, res, res.body, null);
       } catch (e) {
         logFault("refresh", e, { key: found.cacheKey });
       } finally {
@@ -365,103 +336,4 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
     })());
   }
-
-  /** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
-  async function entryTags(headers: Headers, key: CacheKey, host: string, ruleTags: readonly string[]): Promise<string[]> {
-    const parsed = parseTagHeaders(headers, tagHeaders, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
-    if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
-    const all = [...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host.toLowerCase(), key.path, key.url))];
-    return [...new Set(all)];
-  }
-
-  /**
-   * Store an entry once its whole body has arrived (a body that fails or is too large is not stored),
-   * plus the Vary marker when it varies; then hand the stored copy to coalesced waiters.
-   */
-  async function fillEntry(
-    cache: Cache, key: CacheKey, storeKey: string, varyNames: string[], markerSince: number, res: Response,
-    body: ReadableStream | null, meta: EntryMeta, keepFor: number, settle: ((fill: SharedFill | null) => void) | null,
-  ): Promise<void> {
-    let shared: SharedFill | null = null;
-    try {
-      let bytes: Uint8Array | null = null;
-      if (body) {
-        try {
-          bytes = await readWhole(body, config.maxEntryBytes, expectedLength(res.headers));
-        } catch (e) {
-          logFault("origin.body", e, { key: storeKey });
-          return;
-        }
-        if (bytes === null) return; // too large, or shorter than its Content-Length
-      }
-      const stored = toStored(res, bytes, meta, keepFor);
-      shared = sharedFill(stored, bytes);
-      await putEntry(cache, storeKey, stored);
-      if (varyNames.length) await putEntry(cache, key.key, markerResponse(varyNames, markerSince, keepFor));
-    } finally {
-      settle?.(shared);
-    }
-  }
-
-  /** RFC 9111 §4.4 in this location: delete the entries for the URI and its Location / Content-Location. */
-  async function invalidateLocally(target: URL, headers: Headers): Promise<void> {
-    const urls = [target];
-    for (const name of ["location", "content-location"]) {
-      const v = headers.get(name);
-      if (!v) continue;
-      try {
-        const u = new URL(v, target);
-        if (u.host === target.host) urls.push(u); // "same origin" only: no invalidation of other sites
-      } catch { /* unparseable Location: nothing to invalidate */ }
-    }
-    try {
-      const cache = await openCache();
-      const languages = config.languages.length ? config.languages : [undefined];
-      for (const u of urls) {
-        for (const lang of languages) {
-          const k = buildKey(u, new Headers(lang ? { "accept-language": lang } : {}), keyOptions);
-          const stored = await cache.match(keyRequest(k.key));
-          const marker = stored && readMarker(stored);
-          await stored?.body?.cancel();
-          // A Vary marker is renewed with "since = now" so older variants stop matching.
-          if (marker) await putEntry(cache, k.key, markerResponse(marker.names, now(), 86400));
-          else if (stored) await cache.delete(keyRequest(k.key));
-        }
-      }
-    } catch (e) {
-      logFault("invalidate", e, { url: target.href });
-    }
-  }
-}
-
-async function putEntry(cache: Cache, key: string, response: Response): Promise<void> {
-  try {
-    await cache.put(keyRequest(key), response);
-  } catch (e) {
-    logFault("cache.put", e, { key });
-  }
-}
-
-/** What coalesced waiters get: the stored response's head and its body bytes (never the stream itself). */
-function sharedFill(stored: Response, body: Uint8Array | null): SharedFill {
-  return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body };
-}
-
-/** A fresh Response over a shared fill (each reader gets its own). */
-function responseOf(fill: SharedFill): Response {
-  return new Response(fill.body, { status: fill.status, statusText: fill.statusText, headers: fill.headers });
-}
-
-/** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */
-function mergeNotModified(stored: Headers, fresh: Headers): Headers {
-  const merged = new Headers(stored);
-  fresh.forEach((value, name) => {
-    if (["content-length", "content-encoding", "transfer-encoding", "content-range", "connection"].includes(name)) return;
-    merged.set(name, value);
-  });
-  return merged;
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (c) => c.close() });
 }
