@@ -85,7 +85,7 @@ export async function explain(target: string | null, headers: Headers, method: s
         age: currentAge(found.meta, t),
         ttl: found.meta.ttl,
         ttlLeft: left,
-        state: left > 0 ? "fresh" : !found.meta.strict && -left <= found.meta.swr ? "stale (served while revalidating)" : "stale (revalidated on next request)",
+        state: left > 0 ? "fresh" : !found.meta.strict && found.meta.swr > 0 && -left < found.meta.swr ? "stale (served while revalidating)" : "stale (revalidated on next request)",
         staleWhileRevalidate: found.meta.swr,
         staleIfError: found.meta.sie,
         mustRevalidate: found.meta.strict,

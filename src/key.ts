@@ -61,7 +61,8 @@ export function normalisePath(pathname: string): string {
     const c = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
   });
-  p = p.replace(/\/{2,}/g, "/");
+  // A backslash is a path separator to the URL parser; keep it a plain (escaped) character.
+  p = p.replace(/\\/g, "%5C").replace(/\/{2,}/g, "/");
   if (!p.startsWith("/")) p = `/${p}`;
   // Decoding may have produced new "." / ".." segments ("%2e%2E"): resolve them again.
   return new URL(p, "http://normalise.invalid").pathname;

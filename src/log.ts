@@ -2,6 +2,7 @@
  * Structured logging: one JSON object per line, readable in `wrangler tail` and by scripts/stats.
  * Secrets never pass through here: callers log keys, names and reasons, not header values.
  */
+import type { RequestRecord } from "./log-record.ts";
 
 /** Log an unexpected fault (Cache API, KV, origin) once, with where it happened. */
 export function logFault(where: string, error: unknown, fields: Record<string, unknown> = {}): void {
@@ -16,28 +17,7 @@ export function logEvent(level: "info" | "warn", event: string, fields: Record<s
   else console.log(line);
 }
 
-/** One request, as logged (one JSON line) and written to Analytics Engine. Field names are stable: scripts/stats reads them. */
-export interface RequestRecord {
-  event: "request";
-  ts: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  /** X-Cache: HIT | MISS | BYPASS */
-  cache: string;
-  /** Cache-Status detail (rule name, bypass reason, purged, stale-if-error, ...). */
-  detail: string;
-  rule: string;
-  /** First 12 hex chars of SHA-256(cache key): groups requests per entry without logging URLs' queries. */
-  key: string;
-  /** Time spent waiting for the origin (ms; 0 when it was not asked). */
-  originMs: number;
-  totalMs: number;
-  /** Response body size when known (Content-Length), else -1. */
-  bytes: number;
-  colo: string;
-}
+export type { RequestRecord } from "./log-record.ts";
 
 /** Write the record to the log stream (wrangler tail) and, when bound, Analytics Engine. */
 export function logRequest(record: RequestRecord, dataset: AnalyticsEngineDataset | undefined, toConsole: boolean): void {

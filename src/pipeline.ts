@@ -135,7 +135,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         } else {
           const t = now();
           const left = ttlLeft(found.meta, t);
-          if (left > 0 || (!found.meta.strict && -left <= found.meta.swr)) {
+          if (left > 0 || (!found.meta.strict && found.meta.swr > 0 && -left < found.meta.swr)) {
             const purgedBy = await purgeCheck(found.meta, key);
             if (purgedBy === null) {
               if (left <= 0) refreshInBackground(inv, key, found, originReq(), markerSince);

@@ -38,8 +38,9 @@ export type Writer = ReturnType<typeof createWriter>;
 export function createWriter({ config, keyOptions, now, openCache }: WriterDeps) {
   const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
   // Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
-  // from one object) and Accept-Language when it is folded into the key.
-  const keyedVary = new Set(["accept-encoding", ...(config.languages.length > 0 ? ["accept-language"] : [])]);
+  // from one object), and Accept-Language for keys that fold it in (not rules with language: false).
+  const keyedVary = new Set(["accept-encoding"]);
+  const keyedVaryWithLanguage = new Set(["accept-encoding", "accept-language"]);
   const decide = (status: number, headers: Headers, rule: Rule | undefined, authorization = false) => storeDecision({
     status, headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
     defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
@@ -63,7 +64,8 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
     ): Promise<{ prepared: Prepared } | { reason: string; cacheControl: string | null }> {
       const decision = decide(res.status, res.headers, rule, authorization);
       if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
-      const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyedVary.has(n));
+      const keyed = key.language !== undefined ? keyedVaryWithLanguage : keyedVary;
+      const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
       if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
       const meta: EntryMeta = {
         storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",

@@ -1,0 +1,27 @@
+/**
+ * The worker's per-request log record. Dependency-free (no Workers types) so Node code, such as
+ * scripts/lib/records.ts, can import it; src/log.ts re-exports it.
+ */
+
+/** One request, as logged (one JSON line) and written to Analytics Engine. Field names are stable: scripts/stats reads them. */
+export interface RequestRecord {
+  event: "request";
+  ts: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  /** X-Cache: HIT | MISS | BYPASS */
+  cache: string;
+  /** Cache-Status detail (rule name, bypass reason, purged, stale-if-error, ...). */
+  detail: string;
+  rule: string;
+  /** First 12 hex chars of SHA-256(cache key): groups requests per entry without logging URLs' queries. */
+  key: string;
+  /** Time spent waiting for the origin (ms; 0 when it was not asked). */
+  originMs: number;
+  totalMs: number;
+  /** Response body size when known (Content-Length), else -1. */
+  bytes: number;
+  colo: string;
+}
