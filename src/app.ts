@@ -106,7 +106,13 @@ export function createApp(config: Config, options: AppOptions = {}) {
     });
   });
 
+  // The worker's own namespace: near misses ("/__edge/purge/", "/__edge/Purge") are answered here,
+  // never forwarded (they would carry a bearer token to the origin).
+  app.all(`${config.purgePath}/`, (c) => c.redirect(config.purgePath, 308));
+  app.all("/__edge/*", () => explainJson(404, { error: "not found" }));
+
   app.all("*", async (c) => {
+    if (c.req.path.toLowerCase().startsWith("/__edge/")) return explainJson(404, { error: "not found" });
     const started = now();
     const trace: { rule?: string; key?: string; originMs?: number } = {};
     const ctx = c.executionCtx;

@@ -57,5 +57,18 @@ export function analyseCookies(
     kept.push(pair);
   }
   result.forward = kept.length > 0 ? kept.join("; ") : null;
+  // Several Cookie fields (HTTP/2 crumbling) may arrive joined with ", ": look for session cookies
+  // behind commas too, so a session can never hide inside another cookie's value.
+  if (header.includes(",")) {
+    for (const raw of header.split(/[;,]/)) {
+      const pair = raw.trim();
+      const eq = pair.indexOf("=");
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      const value = eq === -1 ? "" : pair.slice(eq + 1).trim();
+      if (name !== "" && value !== "" && value !== '""' && matchesAny(name, sessionNames) && !result.session.includes(name)) {
+        result.session.push(name);
+      }
+    }
+  }
   return result;
 }

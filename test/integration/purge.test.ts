@@ -290,6 +290,17 @@ describe("purge API input", () => {
     expect(await originLog("/__edge/purge")).toHaveLength(0);
   });
 
+  it.each([
+    ["/__edge/purge/", 308],
+    ["/__EDGE/purge", 404],
+    ["/__edge/Purge", 404],
+    ["/__edge/anything", 404],
+  ])("a near miss (%s) is answered by the worker (%i), never forwarded with the token", async (path, status) => {
+    const r = await send(path, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{}" });
+    expect(r.status).toBe(status);
+    expect(await originLog(path)).toHaveLength(0);
+  });
+
   it("rate-limits repeated failed authentications per client IP", async () => {
     const env = { CACHE_VERSION: crypto.randomUUID() };
     const headers = { "cf-connecting-ip": "198.51.100.77" };

@@ -50,3 +50,13 @@ describe("matchesAny", () => {
     expect(matchesAny(name, patterns)).toBe(expected);
   });
 });
+
+describe("session detection across comma-joined Cookie fields", () => {
+  it.each([
+    ["a=1, sessionid=abc", ["sessionid"]],
+    ["theme=dark; a=1, sessionid=abc; _ga=2", ["sessionid"]],
+    ["a=1, sessionid=", []],
+  ])("%s", (header, session) => {
+    expect(analyseCookies(header, A, S).session).toEqual(session);
+  });
+});
