@@ -116,6 +116,12 @@ export const POISONING_HEADERS = [
   "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-ProxyUser-Ip", "Proxy",
 ];
 
+/** Client headers cacheable requests forward by default (see `forwardHeaders`). */
+export const FORWARDED_BY_DEFAULT = [
+  "Accept", "Accept-Encoding", "Accept-Language", "User-Agent", "Cookie", "Authorization",
+  "CF-Connecting-IP", "CF-Ray", "CF-Visitor", "X-Request-ID", "Traceparent", "Tracestate",
+];
+
 const securityHeadersSchema = z
   .object({
     contentTypeOptions: z.boolean().default(false),
@@ -184,6 +190,13 @@ const configSchema = z
      * which is how caches get poisoned. Added to the built-in hop-by-hop list.
      */
     stripRequestHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(POISONING_HEADERS),
+    /**
+     * Cacheable requests carry only these client headers to the origin (plus the Cookie left after
+     * stripping, the folded Accept-Language and our X-Forwarded-*): a header the key does not hold
+     * cannot shape a page stored for everyone. Add a header here when your origin varies on it
+     * (and says so with Vary). Bypassed requests carry everything but `stripRequestHeaders`.
+     */
+    forwardHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(FORWARDED_BY_DEFAULT),
     /** Longest request URL accepted (bytes); longer: 414 without asking the origin. */
     maxUrlLength: z.number().int().min(256).max(65536).default(8192),
     /** Largest total of request header names and values (bytes); larger: 431 without asking the origin. */

@@ -65,6 +65,7 @@ export async function explain(target: string | null, headers: Headers, method: s
     publicUrl: url, pathAndQuery: key.query ? `${key.path}?${key.query}` : key.path, method: "GET",
     cookie: cookies.forward, language: key.language, cacheable: true, body: null,
     strip: config.stripRequestHeaders.map((h) => h.toLowerCase()), forwardedHeaders: config.forwardedHeaders, clientIp: null,
+    allow: new Set(config.forwardHeaders.map((h) => h.toLowerCase())),
   });
 
   let entry: unknown = null;

@@ -43,6 +43,8 @@ export interface ForwardOptions {
   cacheable: boolean;
   /** Lower-case names of client headers never forwarded (poisoning vectors). */
   strip: readonly string[];
+  /** Cacheable requests: the only client headers forwarded (lower case). */
+  allow?: ReadonlySet<string>;
   forwardedHeaders: boolean;
   clientIp: string | null;
   body: ReadableStream | null;
@@ -65,7 +67,13 @@ export function originUrl(base: string, publicUrl: URL, pathAndQuery: string): s
 
 /** Build what the origin receives from the client's request. */
 export function buildOriginRequest(incoming: Headers, opts: ForwardOptions): OriginRequest {
-  const headers = new Headers(incoming);
+  let headers: Headers;
+  if (opts.allow) {
+    headers = new Headers();
+    incoming.forEach((value, name) => { if (opts.allow!.has(name)) headers.set(name, value); });
+  } else {
+    headers = new Headers(incoming);
+  }
   for (const name of NOT_FORWARDED) headers.delete(name);
   for (const name of opts.strip) headers.delete(name);
   if (opts.cacheable) for (const name of CONDITIONAL) headers.delete(name);

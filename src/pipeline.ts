@@ -45,6 +45,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const keyOptions = keyOptionsFor(config);
   const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
   const strip = config.stripRequestHeaders.map((h) => h.toLowerCase());
+  const allow = new Set(config.forwardHeaders.map((h) => h.toLowerCase()));
   const security = config.securityHeaders;
   const writer = createWriter({ config, keyOptions, now, openCache });
   const coalescer = createCoalescer();
@@ -116,7 +117,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // Built only when needed (a Vary marker or the origin): a plain HIT never pays for it.
     let built: OriginRequest | undefined;
     const originReq = () => (built ??= buildOriginRequest(request.headers, {
-      ...forward, pathAndQuery, method: "GET", language: key.language, cacheable: true, body: null,
+      ...forward, pathAndQuery, method: "GET", language: key.language, cacheable: true, body: null, allow,
     }));
     const baseStatus: CacheStatus = authorization ? { xCache: "BYPASS", fwd: "bypass", detail: "authorization" } : { xCache: "MISS", fwd: "miss" };
     const clientNoCache = config.honorClientNoCache && /no-cache/i.test(`${request.headers.get("cache-control") ?? ""} ${request.headers.get("pragma") ?? ""}`);

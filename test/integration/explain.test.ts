@@ -61,9 +61,10 @@ describe("explain", () => {
     expect(j?.originRequest.headers["accept-language"]).toBe("fr");
     const p = uniquePath();
     await script(p, { headers: { "cache-control": "max-age=60", vary: "X-Device" } });
-    await send(p, { headers: { "x-device": "phone" } });
-    expect((await explain(`${SITE}${p}`, { "x-device": "phone" })).json?.entry).toMatchObject({ varyOn: ["x-device"], state: "fresh" });
-    expect((await explain(`${SITE}${p}`, { "x-device": "tablet" })).json?.entry).toMatchObject({ none: "vary-miss" });
+    const device = withConfig({ forwardHeaders: ["Accept", "X-Device"] });
+    await send(p, { headers: { "x-device": "phone" } }, device);
+    expect((await explain(`${SITE}${p}`, { "x-device": "phone" }, device)).json?.entry).toMatchObject({ varyOn: ["x-device"], state: "fresh" });
+    expect((await explain(`${SITE}${p}`, { "x-device": "tablet" }, device)).json?.entry).toMatchObject({ none: "vary-miss" });
   });
 
   it("is authenticated, and off without a token", async () => {

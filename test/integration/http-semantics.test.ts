@@ -3,7 +3,11 @@
  * run in workerd against the loopback test origin, which is told per path what to answer.
  */
 import { describe, expect, it } from "vitest";
+import { FORWARDED_BY_DEFAULT } from "../../src/config.ts";
 import { clockedWorker, originLog, script, send, testEnv, uniquePath, withConfig } from "../helpers.ts";
+
+/** The origin varies on X-Device: it must be allowed through to the origin (forwardHeaders). */
+const device = withConfig({ forwardHeaders: [...FORWARDED_BY_DEFAULT, "X-Device"] });
 
 describe("freshness (RFC 9111 §4.2)", () => {
   it.each([
@@ -126,15 +130,23 @@ describe("Vary (RFC 9111 §4.1)", () => {
     await script(p, { headers: { "cache-control": "max-age=60", vary: "X-Device" } });
     const mobile = { headers: { "x-device": "mobile" } };
     const desktop = { headers: { "x-device": "desktop" } };
-    const a = await send(p, mobile);
+    const a = await send(p, mobile, device);
     expect(a.header("cache-status")).toContain("fwd=uri-miss");
-    expect((await send(p, mobile)).header("x-cache")).toBe("HIT");
-    const b = await send(p, desktop);
+    expect((await send(p, mobile, device)).header("x-cache")).toBe("HIT");
+    const b = await send(p, desktop, device);
     expect(b.header("x-cache")).toBe("MISS");
     expect(b.header("cache-status")).toContain("fwd=vary-miss");
-    expect((await send(p, desktop)).header("x-cache")).toBe("HIT");
-    expect((await send(p, mobile)).header("x-cache")).toBe("HIT");
+    expect((await send(p, desktop, device)).header("x-cache")).toBe("HIT");
+    expect((await send(p, mobile, device)).header("x-cache")).toBe("HIT");
     expect((await originLog(p)).map((r) => r.headers["x-device"])).toEqual(["mobile", "desktop"]);
+  });
+
+  it("a header outside forwardHeaders never reaches the origin, so a Vary on it has one variant", async () => {
+    const p = uniquePath();
+    await script(p, { headers: { "cache-control": "max-age=60", vary: "X-Device" } });
+    await send(p, { headers: { "x-device": "mobile" } });
+    expect((await send(p, { headers: { "x-device": "desktop" } })).header("x-cache")).toBe("HIT");
+    expect((await originLog(p))[0]?.headers["x-device"]).toBeUndefined();
   });
 
   it("Vary: Cookie shares the anonymous page but never a cookie-specific one", async () => {
@@ -256,11 +268,11 @@ describe("unsafe methods invalidate (RFC 9111 §4.4)", () => {
   it("invalidates every Vary variant of the URI", async () => {
     const p = uniquePath();
     await script(p, { headers: { "cache-control": "max-age=60", vary: "X-Device" } });
-    await send(p, { headers: { "x-device": "a" } });
-    await send(p, { headers: { "x-device": "b" } });
-    await send(p, { method: "POST", body: "x" });
-    expect((await send(p, { headers: { "x-device": "a" } })).header("x-cache")).toBe("MISS");
-    expect((await send(p, { headers: { "x-device": "b" } })).header("x-cache")).toBe("MISS");
+    await send(p, { headers: { "x-device": "a" } }, device);
+    await send(p, { headers: { "x-device": "b" } }, device);
+    await send(p, { method: "POST", body: "x" }, device);
+    expect((await send(p, { headers: { "x-device": "a" } }, device)).header("x-cache")).toBe("MISS");
+    expect((await send(p, { headers: { "x-device": "b" } }, device)).header("x-cache")).toBe("MISS");
   });
 });
 

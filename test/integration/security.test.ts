@@ -509,3 +509,22 @@ describe("explain endpoint", () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe("unkeyed headers never reach the origin on cacheable requests (forwardHeaders allow-list)", () => {
+  it("an arbitrary header an origin might reflect cannot poison the stored page", async () => {
+    const p = uniquePath();
+    await send(p, { headers: { "x-evil": "<script>alert(1)</script>", "x-forwarded-prefix": "/evil", "x-debug": "1" } });
+    const [seen] = await originLog(p);
+    expect(seen?.headers["x-evil"]).toBeUndefined();
+    expect(seen?.headers["x-debug"]).toBeUndefined();
+    expect(seen?.headers["x-forwarded-prefix"]).toBeUndefined();
+  });
+
+  it("bypassed requests still carry the client's own headers (minus the poisoning list)", async () => {
+    const p = uniquePath();
+    await send(p, { method: "POST", body: "x", headers: { "x-custom": "kept", "x-forwarded-host": "evil.example" } });
+    const [seen] = await originLog(p);
+    expect(seen?.headers["x-custom"]).toBe("kept");
+    expect(seen?.headers["x-forwarded-host"]).toBe("www.example.com");
+  });
+});
