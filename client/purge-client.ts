@@ -31,10 +31,8 @@ export interface PurgeBody {
   purge_everything?: true;
 }
 
-/** `result` of one successful API call. */
-export interface PurgeApiResult {
-  id: string;
-  purged_at: string;
+/** What a purge did: in one API call's `result`, and summed over the batches in a `PurgeResult`. */
+export interface PurgeCounts {
   files: number;
   tags: number;
   prefixes: number;
@@ -42,20 +40,19 @@ export interface PurgeApiResult {
   everything: boolean;
   invalidated_tags: number;
   deleted_here: number;
+}
+
+/** `result` of one successful API call. */
+export interface PurgeApiResult extends PurgeCounts {
+  id: string;
+  purged_at: string;
   zone_purge: "queued" | "not configured" | (string & {});
 }
 
-/** What a client call resolves to: the batches' results merged (counts summed). */
-export interface PurgeResult {
+/** What a client call resolves to: the batches' results merged (counts summed, `everything` or-ed). */
+export interface PurgeResult extends PurgeCounts {
   /** Latest `purged_at` of the batches (empty when nothing was sent). */
   purged_at: string;
-  files: number;
-  tags: number;
-  prefixes: number;
-  hosts: number;
-  everything: boolean;
-  invalidated_tags: number;
-  deleted_here: number;
   /** The batches' zone_purge values, de-duplicated, joined with ", ". */
   zone_purge: string;
   /** How many API requests were made successfully (batches; retries not counted). */

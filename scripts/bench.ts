@@ -25,10 +25,11 @@ import { createRequire } from "node:module";
 import { availableParallelism, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import * as esbuild from "esbuild";
 import { Miniflare, type MiniflareOptions } from "miniflare";
+import { parseFlags } from "./lib/cli.ts";
+import { formatTable } from "./lib/table.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HIT_PATH = "/t/bench/hit";
@@ -51,33 +52,31 @@ interface Options {
   json: boolean;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
+const USAGE = [
+  "usage: npm run bench -- [--duration <s>] [--connections <n>] [--warmup <s>] [--json]",
+  "  --duration     seconds measured per target (default 10; four targets)",
+  "  --connections  concurrent keep-alive connections (default 32)",
+  "  --warmup       unmeasured seconds before each target (default: 20% of duration, 1..2 s)",
+  "  --json         also print the results as one JSON object (last line of output)",
+].join("\n");
+
+/** The options, or undefined when --help was printed. A bad flag throws (reported as ERROR, exit 1). */
+function parseOptions(argv: string[]): Options | undefined {
+  const args = parseFlags(argv, {
+    usage: USAGE,
     options: {
       duration: { type: "string", default: "10" },
       connections: { type: "string", default: "32" },
       warmup: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
     },
-    strict: true,
   });
-  if (values.help) {
-    console.log([
-      "usage: npm run bench -- [--duration <s>] [--connections <n>] [--warmup <s>] [--json]",
-      "  --duration     seconds measured per target (default 10; four targets)",
-      "  --connections  concurrent keep-alive connections (default 32)",
-      "  --warmup       unmeasured seconds before each target (default: 20% of duration, 1..2 s)",
-      "  --json         also print the results as one JSON object (last line of output)",
-    ].join("\n"));
-    process.exit(0);
-  }
+  if (!args) return undefined;
+  const values = args.values;
   const duration = positive("duration", values.duration);
   const connections = Math.floor(positive("connections", values.connections));
   const warmup = values.warmup !== undefined ? Number(values.warmup) : Math.min(2, Math.max(1, duration * 0.2));
   if (!Number.isFinite(warmup) || warmup < 0) throw new BenchError(`--warmup must be a number >= 0, got "${values.warmup}"`);
-  return { duration, connections, warmup, json: values.json };
+  return { duration, connections, warmup, json: !!values.json };
 }
 
 function positive(name: string, raw: string): number {
@@ -394,13 +393,14 @@ function checkRun(m: Measured): void {
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
 function table(rows: Measured[]): string {
-  const header = ["target", "req/s", "p50 ms", "p90 ms", "p99 ms", "requests", "errors/non-2xx"];
-  const body = rows.map((m) => [
-    m.target, fmt(m.rps, 0), fmt(m.p50), fmt(m.p90), fmt(m.p99), String(m.requests), `${m.errors}/${m.non2xx}`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  return formatTable(
+    [
+      { header: "target" },
+      ...["req/s", "p50 ms", "p90 ms", "p99 ms", "requests", "errors/non-2xx"].map((header) => ({ header, align: "right" as const })),
+    ],
+    rows.map((m) => [m.target, fmt(m.rps, 0), fmt(m.p50), fmt(m.p90), fmt(m.p99), String(m.requests), `${m.errors}/${m.non2xx}`]),
+    { indent: "", rule: true },
+  );
 }
 
 interface Ratio {
@@ -426,6 +426,7 @@ function ratioLine(r: Ratio): string {
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
+  if (!opts) return 0;
   const v = versions();
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {

@@ -10,8 +10,9 @@
  * EDGE_CACHE_PURGE_PATH (default /__edge/purge). --endpoint and --token override them.
  * Exit codes: 0 purged, 1 the purge failed, 2 bad usage (nothing was sent).
  */
-import { parseArgs } from "node:util";
 import { createPurgeClient, type PurgeBody, PurgeError, type PurgeResult } from "../client/purge-client.ts";
+import { parseFlags, printJson, resolveEndpoint, run, splitCommas, UsageError } from "./lib/cli.ts";
+import { formatPairs, formatTable } from "./lib/table.ts";
 
 const DEFAULT_PATH = "/__edge/purge";
 
@@ -42,8 +43,6 @@ Environment:
 More than 100 items are sent as several requests (the API's limit per request).
 Exit status: 0 purged, 1 purge failed, 2 usage error (nothing sent).`;
 
-class UsageError extends Error {}
-
 interface Plan {
   endpoint: string;
   token: string;
@@ -51,38 +50,26 @@ interface Plan {
   json: boolean;
 }
 
-function splitList(values: string[]): string[] {
-  return values.flatMap((v) => v.split(",")).map((v) => v.trim());
-}
+/** Parse and validate everything before any request is sent; undefined when --help was printed. */
+function plan(argv: string[], env: Record<string, string | undefined>): Plan | undefined {
+  const args = parseFlags(argv, {
+    usage: USAGE,
+    options: {
+      tag: { type: "string", multiple: true },
+      url: { type: "string", multiple: true },
+      prefix: { type: "string", multiple: true },
+      host: { type: "string", multiple: true },
+      everything: { type: "boolean" },
+      endpoint: { type: "string" },
+      token: { type: "string" },
+    },
+  });
+  if (!args) return undefined;
+  const v = args.values;
 
-/** Parse and validate everything before any request is sent. */
-function plan(argv: string[], env: Record<string, string | undefined>): Plan | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        tag: { type: "string", multiple: true },
-        url: { type: "string", multiple: true },
-        prefix: { type: "string", multiple: true },
-        host: { type: "string", multiple: true },
-        everything: { type: "boolean" },
-        endpoint: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-
-  const tags = splitList(v.tag ?? []);
-  const hosts = splitList(v.host ?? []);
+  // Empty items are kept (and rejected below), repeats sent as given.
+  const tags = splitCommas(v.tag);
+  const hosts = splitCommas(v.host);
   const urls = (v.url ?? []).map((u) => u.trim());
   const prefixes = (v.prefix ?? []).map((p) => p.trim());
   const count = tags.length + hosts.length + urls.length + prefixes.length;
@@ -121,19 +108,12 @@ function plan(argv: string[], env: Record<string, string | undefined>): Plan | "
         ...(hosts.length ? { hosts } : {}),
       };
 
-  return { endpoint: resolveEndpoint(v.endpoint ?? env.EDGE_CACHE_URL, env.EDGE_CACHE_PURGE_PATH), token: resolveToken(v.token ?? env.PURGE_TOKEN), body, json: !!v.json };
+  const endpoint = purgeEndpoint(resolveEndpoint(v.endpoint, env, true), env.EDGE_CACHE_PURGE_PATH);
+  return { endpoint, token: resolveToken(v.token ?? env.PURGE_TOKEN), body, json: !!v.json };
 }
 
-function resolveEndpoint(base: string | undefined, purgePath: string | undefined): string {
-  if (!base) throw new UsageError("set EDGE_CACHE_URL to the worker's base URL (e.g. http://127.0.0.1:8787) or pass --endpoint");
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    throw new UsageError(`EDGE_CACHE_URL / --endpoint ${JSON.stringify(base)} is not a URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("EDGE_CACHE_URL / --endpoint must be an http(s) URL");
-  if (url.search || url.hash) throw new UsageError("EDGE_CACHE_URL / --endpoint must not have a query or fragment");
+/** The purge API's URL: the base URL plus EDGE_CACHE_PURGE_PATH (default /__edge/purge), or a base URL that has a path, as is. */
+function purgeEndpoint(url: URL, purgePath: string | undefined): string {
   if (purgePath !== undefined && purgePath !== "" && !/^\/[A-Za-z0-9._~/-]*$/.test(purgePath)) {
     throw new UsageError(`EDGE_CACHE_PURGE_PATH ${JSON.stringify(purgePath)} must be a path starting with /`);
   }
@@ -150,12 +130,6 @@ function resolveToken(token: string | undefined): string {
   return token;
 }
 
-/** Two aligned columns: label, value. */
-function table(rows: [string, string][]): string {
-  const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n");
-}
-
 function formatResult(endpoint: string, r: PurgeResult): string {
   const kinds: [string, number][] = [
     ["files", r.files],
@@ -164,17 +138,12 @@ function formatResult(endpoint: string, r: PurgeResult): string {
     ["hosts", r.hosts],
   ];
   const shown = r.everything ? [["everything", "yes"] as [string, string]] : kinds.filter(([, n]) => n > 0).map(([k, n]) => [k, String(n)] as [string, string]);
-  const countWidth = Math.max(5, ...shown.map(([, n]) => n.length));
-  const kindWidth = Math.max(4, ...shown.map(([k]) => k.length));
-  const head = `  ${"KIND".padEnd(kindWidth)}  ${"COUNT".padStart(countWidth)}`;
-  const lines = shown.map(([k, n]) => `  ${k.padEnd(kindWidth)}  ${n.padStart(countWidth)}`);
   return [
     `Purged via ${endpoint}`,
     "",
-    head,
-    ...lines,
+    formatTable([{ header: "KIND" }, { header: "COUNT", align: "right" }], shown),
     "",
-    table([
+    formatPairs([
       ["invalidated tags", String(r.invalidated_tags)],
       ["deleted here", String(r.deleted_here)],
       ["zone purge", r.zone_purge],
@@ -191,34 +160,22 @@ function warnInsecure(endpoint: string): void {
 }
 
 async function main(): Promise<number> {
-  let p: Plan | "help";
-  try {
-    p = plan(process.argv.slice(2), process.env);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`error: ${e.message}\n\nRun with --help for usage.\n`);
-    return 2;
-  }
-  if (p === "help") {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const p = plan(process.argv.slice(2), process.env);
+  if (!p) return 0;
   warnInsecure(p.endpoint);
   const client = createPurgeClient({ endpoint: p.endpoint, token: p.token });
   try {
     const result = await client.purge(p.body);
-    process.stdout.write(p.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(p.endpoint, result)}\n`);
+    if (p.json) printJson(result);
+    else process.stdout.write(`${formatResult(p.endpoint, result)}\n`);
     return 0;
   } catch (e) {
     if (!(e instanceof PurgeError)) throw e;
-    if (p.json) {
-      const out = { success: false, status: e.status, errors: e.errors, message: e.message, completed: e.completed };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    }
+    if (p.json) printJson({ success: false, status: e.status, errors: e.errors, message: e.message, completed: e.completed });
     process.stderr.write(`error: ${e.message}\n`);
     if (e.completed.length) process.stderr.write(`(${e.completed.length} earlier batch(es) were purged; repeating the whole purge is safe)\n`);
     return 1;
   }
 }
 
-process.exitCode = await main();
+await run(main);

@@ -12,8 +12,7 @@
 import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import { fmtBytes, fmtMs, fmtPct, positiveInt, RunError, run, UsageError } from "./lib/cli.ts";
+import { fmtBytes, fmtMs, fmtPct, parseFlags, positiveInt, printJson, RunError, run, UsageError } from "./lib/cli.ts";
 import { asciiBar, type Point, svgLineChart } from "./lib/chart.ts";
 import { type Entry, type ReadCounts, RecordReader } from "./lib/records.ts";
 import { formatPairs, formatTable } from "./lib/table.ts";
@@ -297,31 +296,19 @@ function render(s: Stats, barWidth: number): string {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        file: { type: "string", multiple: true },
-        bucket: { type: "string" },
-        top: { type: "string" },
-        "slowest-by": { type: "string" },
-        width: { type: "string" },
-        svg: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const args = parseFlags(process.argv.slice(2), {
+    usage: USAGE,
+    options: {
+      file: { type: "string", multiple: true },
+      bucket: { type: "string" },
+      top: { type: "string" },
+      "slowest-by": { type: "string" },
+      width: { type: "string" },
+      svg: { type: "string" },
+    },
+  });
+  if (!args) return 0;
+  const v = args.values;
   const bucketMs = v.bucket === undefined || v.bucket === "auto" ? null : parseBucket(v.bucket);
   const top = positiveInt("top", v.top, 10, 10_000);
   const width = positiveInt("width", v.width, 40, 200);
@@ -349,7 +336,7 @@ async function main(): Promise<number> {
   if (v.json) {
     const { timeline, ...rest } = stats;
     const out = { ...rest, timeline: { ...timeline, buckets: timeline.buckets.map(({ time: _t, ...b }) => b) } };
-    process.stdout.write(`${JSON.stringify(out, (_k, val: unknown) => (typeof val === "number" && Number.isNaN(val) ? null : val), 2)}\n`);
+    printJson(out); // NaN (an empty distribution) is written as null
   } else {
     process.stdout.write(`${render(stats, width)}\n`);
     if (v.svg) process.stdout.write(`\nWrote ${v.svg}\n`);

@@ -8,8 +8,7 @@
  * Environment: EDGE_CACHE_URL (the worker's base URL, e.g. http://127.0.0.1:8787); --endpoint
  * overrides it. Exit codes: 0 verified, 1 a check failed, 2 bad usage (nothing was sent).
  */
-import { parseArgs } from "node:util";
-import { fmtMs, positiveInt, RunError, run, UsageError } from "./lib/cli.ts";
+import { fmtMs, parseFlags, positiveInt, printJson, RunError, run } from "./lib/cli.ts";
 import { mapLimit } from "./lib/pool.ts";
 import { createProgress } from "./lib/progress.ts";
 import { notCacheableReason, okStatus, type Pair, requestTwice, xCacheLabel } from "./lib/probe.ts";
@@ -115,35 +114,24 @@ async function preflight(endpoint: URL, timeoutMs: number): Promise<string | und
 }
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...TARGET_OPTIONS,
-        concurrency: { type: "string" },
-        "expect-miss": { type: "boolean" },
-        strict: { type: "boolean" },
-        "confirm-retries": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const args = parseFlags(process.argv.slice(2), {
+    usage: USAGE,
+    positionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      concurrency: { type: "string" },
+      "expect-miss": { type: "boolean" },
+      strict: { type: "boolean" },
+      "confirm-retries": { type: "string" },
+    },
+  });
+  if (!args) return 0;
+  const v = args.values;
   const concurrency = positiveInt("concurrency", v.concurrency, 1, 64);
   const confirmRetries = v["confirm-retries"] === "0" ? 0 : positiveInt("confirm-retries", v["confirm-retries"], 2, 10);
   const opts = { strict: !!v.strict, expectMiss: !!v["expect-miss"] };
 
-  const { endpoint, urls, languages, jobs, timeoutMs } = await loadJobs(v, parsed.positionals, process.env, (l) => process.stderr.write(`${l}\n`));
+  const { endpoint, urls, languages, jobs, timeoutMs } = await loadJobs(v, args.positionals, process.env, (l) => process.stderr.write(`${l}\n`));
   const cacheVersion = endpoint ? await preflight(endpoint, timeoutMs) : undefined;
 
   const progress = createProgress(jobs.length, "verify");
@@ -176,7 +164,7 @@ async function main(): Promise<number> {
         confirmRetries: r.pair.retries,
       })),
     };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    printJson(out);
     return failed ? 1 : 0;
   }
 

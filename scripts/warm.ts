@@ -8,8 +8,7 @@
  * Environment: EDGE_CACHE_URL (the worker's base URL, e.g. http://127.0.0.1:8787); --endpoint
  * overrides it. Exit codes: 0 warmed, 1 some URL failed, 2 bad usage (nothing was sent).
  */
-import { parseArgs } from "node:util";
-import { fmtMs, positiveInt, run, UsageError } from "./lib/cli.ts";
+import { fmtMs, parseFlags, positiveInt, printJson, run } from "./lib/cli.ts";
 import { mapLimit } from "./lib/pool.ts";
 import { createProgress } from "./lib/progress.ts";
 import { notCacheableReason, okStatus, type Pair, requestTwice, xCacheLabel } from "./lib/probe.ts";
@@ -99,34 +98,23 @@ function table(rows: Row[], withLanguage: boolean): string {
 }
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...TARGET_OPTIONS,
-        concurrency: { type: "string" },
-        "confirm-retries": { type: "string" },
-        strict: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const args = parseFlags(process.argv.slice(2), {
+    usage: USAGE,
+    positionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      concurrency: { type: "string" },
+      "confirm-retries": { type: "string" },
+      strict: { type: "boolean" },
+    },
+  });
+  if (!args) return 0;
+  const v = args.values;
   const concurrency = positiveInt("concurrency", v.concurrency, 4, 256);
   const confirmRetries = v["confirm-retries"] === "0" ? 0 : positiveInt("confirm-retries", v["confirm-retries"], 2, 10);
   const strict = !!v.strict;
 
-  const { endpoint, urls, languages, jobs, timeoutMs } = await loadJobs(v, parsed.positionals, process.env, (l) => process.stderr.write(`${l}\n`));
+  const { endpoint, urls, languages, jobs, timeoutMs } = await loadJobs(v, args.positionals, process.env, (l) => process.stderr.write(`${l}\n`));
 
   const started = performance.now();
   const progress = createProgress(jobs.length, "warm");
@@ -161,7 +149,7 @@ async function main(): Promise<number> {
         confirmRetries: r.pair.retries,
       })),
     };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    printJson(out);
     return failed ? 1 : 0;
   }
 

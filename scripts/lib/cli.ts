@@ -1,7 +1,9 @@
 /**
- * Shared command-line plumbing for the operator scripts (warm, verify, stats), in the style of
- * scripts/purge.ts: usage errors exit 2 with "error: ...", "Run with --help for usage.".
+ * Shared command-line plumbing for the operator scripts (purge, warm, verify, stats): strict flags
+ * plus --json and -h/--help, usage errors exit 2 with "error: ...", "Run with --help for usage.".
+ * bench parses its flags with parseFlags too, but reports errors its own way (ERROR: ..., exit 1).
  */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** Bad usage: reported as `error: <message>` and exit status 2, before anything is sent. */
 export class UsageError extends Error {
@@ -13,10 +15,62 @@ export class RunError extends Error {
   override name = "RunError";
 }
 
+/** The flags every script takes, added to its own by parseFlags. */
+const COMMON_OPTIONS = {
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type FlagsConfig<O extends ParseArgsOptionsConfig, P extends boolean> = {
+  args: string[];
+  options: O & typeof COMMON_OPTIONS;
+  strict: true;
+  allowPositionals: P;
+};
+
+/** What parseFlags returns: node:util parseArgs' result for the script's options plus --json and --help. */
+export type Flags<O extends ParseArgsOptionsConfig, P extends boolean = false> = ReturnType<typeof parseArgs<FlagsConfig<O, P>>>;
+
 /**
- * The worker's base URL from --endpoint or $EDGE_CACHE_URL, validated like scripts/purge.ts.
+ * Parse a script's command line strictly: its `options` plus --json and -h/--help; positional
+ * arguments only with `positionals: true`. A parse error is a UsageError. With --help, `usage` is
+ * printed to stdout and the result is undefined: the script returns 0 without doing anything else.
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig, const P extends boolean = false>(
+  argv: string[],
+  spec: { usage: string; options: O; positionals?: P },
+): Flags<O, P> | undefined {
+  const config: FlagsConfig<O, P> = {
+    args: argv,
+    options: { ...spec.options, ...COMMON_OPTIONS },
+    strict: true,
+    allowPositionals: (spec.positionals ?? false) as P,
+  };
+  let parsed: Flags<O, P>;
+  try {
+    parsed = parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(`${spec.usage}\n`);
+    return undefined;
+  }
+  return parsed;
+}
+
+/** A script's --json output: the value, indented, on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * The worker's base URL from --endpoint or $EDGE_CACHE_URL, validated (every script that takes
+ * --endpoint reads it here).
  * `required: false` returns undefined when neither is set (every URL given is absolute).
  */
+export function resolveEndpoint(flag: string | undefined, env: Record<string, string | undefined>, required: true): URL;
+export function resolveEndpoint(flag: string | undefined, env: Record<string, string | undefined>, required: boolean): URL | undefined;
 export function resolveEndpoint(flag: string | undefined, env: Record<string, string | undefined>, required: boolean): URL | undefined {
   const base = flag ?? env.EDGE_CACHE_URL;
   if (!base) {
@@ -34,10 +88,14 @@ export function resolveEndpoint(flag: string | undefined, env: Record<string, st
   return url;
 }
 
-/** "en,fr" and repeated flags to a flat, trimmed, de-duplicated list. */
+/** "a, b" and repeated flags to a flat, trimmed list, empty items kept (for callers that reject them). */
+export function splitCommas(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim());
+}
+
+/** "en,fr" and repeated flags to a flat, trimmed, de-duplicated list without empty items. */
 export function splitList(values: string[] | undefined): string[] {
-  const out = (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
-  return [...new Set(out)];
+  return [...new Set(splitCommas(values).filter((v) => v !== ""))];
 }
 
 /** A positive integer flag, or a UsageError naming it. */
@@ -80,7 +138,7 @@ export async function readStdin(): Promise<string> {
 }
 
 /**
- * Run a script's main: print its help, map UsageError to exit 2 and RunError to exit 1 (with the
+ * Run a script's main: set its exit status, map UsageError to exit 2 and RunError to exit 1 (with the
  * message only; anything else is a bug and keeps its stack).
  */
 export async function run(main: () => Promise<number>): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Reading the worker's per-request log lines (src/log.ts `RequestRecord`) out of whatever an
+ * Reading the worker's per-request log lines (`RequestRecord`, src/log-record.ts) out of whatever an
  * operator saved:
  *   - raw JSON lines, as the worker prints them (`wrangler dev` prefixes them with "[edge-cache] ");
  *   - `wrangler tail --format json` objects, whose `logs[].message[]` hold those JSON strings;
@@ -8,26 +8,9 @@
  * and anything else (wrangler's own lines, fault and purge events, partial objects) is counted and
  * skipped.
  */
+import type { RequestRecord } from "../../src/log-record.ts";
 
-/** Mirrors src/log.ts `RequestRecord` (not imported: that file is typed against the Workers runtime). */
-export interface RequestRecord {
-  event: "request";
-  ts: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  /** X-Cache: HIT | MISS | BYPASS */
-  cache: string;
-  detail: string;
-  rule: string;
-  key: string;
-  originMs: number;
-  totalMs: number;
-  /** Content-Length when known, else -1. */
-  bytes: number;
-  colo: string;
-}
+export type { RequestRecord };
 
 /** A record with its timestamp parsed. */
 export interface Entry extends RequestRecord {

@@ -1,6 +1,6 @@
 /**
- * Aligned plain-text tables, as scripts/purge.ts prints them: two-space indent, upper-case
- * headers, two spaces between columns, numbers right-aligned.
+ * Aligned plain-text tables for the operator scripts: two-space indent, upper-case headers, two
+ * spaces between columns, numbers right-aligned (bench: no indent, a dashed rule under the header).
  */
 
 export interface Column {
@@ -19,14 +19,23 @@ function pad(s: string, w: number, align: "left" | "right"): string {
   return align === "right" ? fill + s : s + fill;
 }
 
-/** A table with a header row; the last column is not padded (no trailing spaces). */
-export function formatTable(columns: Column[], rows: string[][]): string {
+export interface TableStyle {
+  /** Before every line (default two spaces). */
+  indent?: string;
+  /** A line of dashes under the header row, as wide as each column (default false). */
+  rule?: boolean;
+}
+
+/** A table with a header row; a left-aligned last column is not padded (no trailing spaces). */
+export function formatTable(columns: Column[], rows: string[][], style: TableStyle = {}): string {
+  const indent = style.indent ?? "  ";
   const widths = columns.map((c, i) => Math.max(width(c.header), ...rows.map((r) => width(r[i] ?? ""))));
   const line = (cells: string[]) =>
-    "  " + cells
+    indent + cells
       .map((cell, i) => (i === cells.length - 1 && (columns[i]?.align ?? "left") === "left" ? cell : pad(cell, widths[i] ?? 0, columns[i]?.align ?? "left")))
       .join("  ");
-  return [line(columns.map((c) => c.header)), ...rows.map((r) => line(columns.map((_, i) => r[i] ?? "")))].join("\n");
+  const rule = style.rule ? [indent + widths.map((w) => "-".repeat(w)).join("  ")] : [];
+  return [line(columns.map((c) => c.header)), ...rule, ...rows.map((r) => line(columns.map((_, i) => r[i] ?? "")))].join("\n");
 }
 
 /** Two aligned columns, label and value (scripts/purge.ts's summary block). */
