@@ -103,6 +103,14 @@ function route(request: Request, url: URL, path: string, n: number): Response {
     // Sets a session cookie: a response that must never be shared.
     return html(200, "Signed in", "<p>Welcome back.</p>", n, [], { "set-cookie": `sessionid=demo${n}; Path=/; HttpOnly; SameSite=Lax` });
   }
+  if (path === "/sitemap.xml") {
+    // For `npm run warm -- --sitemap /sitemap.xml`: absolute URLs on the host that was asked.
+    const base = `${url.protocol}//${request.headers.get("x-forwarded-host") ?? url.host}`;
+    const urls = ["/", ...POSTS.map((p) => `/blog/${p.slug}/`), "/api/posts/"];
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n`
+      + urls.map((u) => `  <url><loc>${base}${u}</loc></url>`).join("\n") + "\n</urlset>\n";
+    return new Response(body, { headers: { "content-type": "application/xml; charset=utf-8" } });
+  }
   if (path === "/health") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
   return html(404, "Not found", "<p>Nothing here.</p>", n, []);
 }
