@@ -12,6 +12,9 @@ export interface SharedFill {
   /** The stored headers (entry metadata included), as cache.match would return them. */
   headers: Headers;
   body: Uint8Array | null;
+  /** The key it was stored under and the request headers it varies on: a waiter may use it only if its own variant key is the same. */
+  cacheKey: string;
+  varyNames: string[];
 }
 
 /** Keys in flight at most (beyond it requests are not coalesced, never refused). */

@@ -12,10 +12,12 @@ export interface Found {
   meta: EntryMeta;
   /** The key it is stored under (the base key, or a variant key). */
   cacheKey: string;
+  /** Request headers it varies on (empty when stored under the base key). */
+  varyNames: string[];
 }
 
 export type LookupResult =
-  | ({ kind: "entry"; markerSince: number; varyNames: string[] } & Found)
+  | ({ kind: "entry"; markerSince: number } & Found)
   | { kind: "none"; fwd: "uri-miss" | "vary-miss"; markerSince: number; varyNames: string[] };
 
 /** Look the request up; `originHeaders` gives the headers the origin would receive (Vary is matched on those). */

@@ -8,7 +8,7 @@
 import { createCoalescer, waitFor } from "./coalesce.ts";
 import type { Config } from "./config.ts";
 import { analyseCookies } from "./cookies.ts";
-import { buildKey, type CacheKey, keyOptionsFor } from "./key.ts";
+import { buildKey, type CacheKey, keyOptionsFor, variantKey } from "./key.ts";
 import { lookup, type Found } from "./lookup.ts";
 import { logFault } from "./log.ts";
 import { buildOriginRequest, type OriginClient, type OriginRequest } from "./origin.ts";
@@ -18,6 +18,7 @@ import { answerRequest } from "./serve.ts";
 import { currentAge, type EntryMeta, expectedLength, fromStored, keyRequest, readMeta, readWhole, ttlLeft } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { createWriter, responseOf } from "./store/writer.ts";
+import { varyHash } from "./vary.ts";
 
 export interface PipelineDeps {
   config: Config;
@@ -163,11 +164,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const pending = coalescer.pending(key.key);
       if (pending) {
         const shared = await waitFor(pending, config.originTimeoutMs);
-        if (shared) {
+        // Usable only if it is this request's variant (a response that varies on Cookie, say).
+        const mine = shared && (!shared.varyNames.length
+          || variantKey(key, await varyHash(shared.varyNames, originReq().headers)) === shared.cacheKey);
+        if (shared && mine) {
           await stale?.stored.body?.cancel();
           const stored = responseOf(shared);
           const meta = readMeta(stored)!;
-          return serveStored(request, { stored, meta, cacheKey: key.key }, { ...status, detail: "coalesced" }, key);
+          return serveStored(request, { stored, meta, cacheKey: shared.cacheKey, varyNames: shared.varyNames }, { ...status, detail: "coalesced" }, key);
         }
       }
     }
@@ -200,7 +204,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           inv.waitUntil(writer.put(cache, stale.cacheKey, refreshed.stored));
           settle?.(refreshed.fill);
           handedOff = true;
-          return serveStored(request, { stored: responseOf(refreshed.fill), meta: refreshed.meta, cacheKey: stale.cacheKey }, {
+          return serveStored(request, { ...stale, stored: responseOf(refreshed.fill), meta: refreshed.meta }, {
             ...status, fwdStatus: 304, stored: true, ttl: refreshed.meta.ttl, detail: "revalidated",
           }, key);
         }
@@ -318,7 +322,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           const again = await cache.match(keyRequest(found.cacheKey));
           const meta = again && readMeta(again);
           if (!again || !meta) return;
-          const refreshed = await writer.revalidated({ stored: again, meta, cacheKey: found.cacheKey }, res.headers, rule, fillStartedAt);
+          const refreshed = await writer.revalidated({ ...found, stored: again, meta }, res.headers, rule, fillStartedAt);
           if (refreshed) await writer.put(cache, found.cacheKey, refreshed.stored);
           return;
         }

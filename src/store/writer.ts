@@ -98,7 +98,7 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
           if (bytes === null) return; // too large, or shorter than its Content-Length
         }
         const stored = toStored(res, bytes, p.meta, p.keepFor);
-        shared = sharedFill(stored, bytes);
+        shared = sharedFill(stored, bytes, p.storeKey, p.varyNames);
         await putEntry(cache, p.storeKey, stored);
         if (p.varyNames.length) await putEntry(cache, key.key, markerResponse(p.varyNames, markerSince, p.keepFor));
       } finally {
@@ -120,7 +120,7 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
         swr: d.swr, sie: d.sie, strict: d.strict,
       };
       const stored = toStored(new Response(null, { status: stale.stored.status, headers: merged }), bytes, meta, d.ttl + graceOf(meta, true));
-      return { stored, fill: sharedFill(stored, bytes), meta };
+      return { stored, fill: sharedFill(stored, bytes, stale.cacheKey, stale.varyNames), meta };
     },
 
     put: putEntry,
@@ -166,8 +166,8 @@ async function putEntry(cache: Cache, key: string, response: Response): Promise<
 }
 
 /** What coalesced waiters get: the stored response's head and its body bytes (never the stream itself). */
-export function sharedFill(stored: Response, body: Uint8Array | null): SharedFill {
-  return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body };
+export function sharedFill(stored: Response, body: Uint8Array | null, cacheKey: string, varyNames: string[]): SharedFill {
+  return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body, cacheKey, varyNames };
 }
 
 /** A fresh Response over a shared fill (each reader gets its own). */

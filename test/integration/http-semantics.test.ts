@@ -448,3 +448,18 @@ describe("origins: primary, fallback, health", () => {
     expect(await originLog(`/fallback${p}`)).toHaveLength(0);
   });
 });
+
+describe("coalescing and Vary", () => {
+  it("a waiter never gets the leader's variant of a response that varies on Cookie", async () => {
+    const p = uniquePath();
+    await script(p,
+      { delayMs: 300, headers: { "cache-control": "max-age=60", vary: "Cookie" }, body: "cart of alice" },
+      { headers: { "cache-control": "max-age=60", vary: "Cookie" }, body: "anonymous page" });
+    const [alice, anon] = await Promise.all([
+      send(p, { headers: { cookie: "cart=alice" } }),
+      new Promise((r) => setTimeout(r, 50)).then(() => send(p)),
+    ]);
+    expect(alice.body).toBe("cart of alice");
+    expect(anon.body).toBe("anonymous page");
+  });
+});
