@@ -179,7 +179,8 @@ export function responseOf(fill: SharedFill): Response {
 export function mergeNotModified(stored: Headers, fresh: Headers): Headers {
   const merged = new Headers(stored);
   fresh.forEach((value, name) => {
-    if (["content-length", "content-encoding", "transfer-encoding", "content-range", "connection"].includes(name)) return;
+    // Framing fields describe the 304, not the stored body; a Set-Cookie on a 304 is for that client only.
+    if (["content-length", "content-encoding", "transfer-encoding", "content-range", "connection", "set-cookie"].includes(name)) return;
     merged.set(name, value);
   });
   return merged;
