@@ -155,7 +155,13 @@ const configSchema = z
     cacheVersion: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]").default("1"),
     /** Name passed to caches.open(). */
     cacheName: z.string().min(1).max(64).default("edge-cache"),
-    rules: z.array(ruleSchema).min(1).default(DEFAULT_RULES),
+    /**
+     * Path rules, merged into the defaults by name: a rule named like a default ("html", "static",
+     * "admin", ...) replaces it in place; a new name is inserted before the catch-all ("*") rule.
+     * With `replaceRules: true` the list is taken as the whole policy instead.
+     */
+    rules: z.array(ruleSchema).default([]),
+    replaceRules: z.boolean().default(false),
     analyticsCookies: z.array(z.string().min(1)).default(DEFAULT_ANALYTICS_COOKIES),
     /** Extra analytics cookie patterns, added to the defaults rather than replacing them. */
     extraAnalyticsCookies: z.array(z.string().min(1)).default([]),
@@ -260,7 +266,7 @@ export function parseConfig(vars: ConfigVars): Config {
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    const reasons = result.error.issues.map((i) => `${formatPath(i.path) || "config"}: ${i.message}`);
+    const reasons = result.error.issues.map((i) => `${formatPath(i.path) || "EDGE_CONFIG"}: ${i.message}`);
     throw new ConfigError(`invalid edge-cache configuration: ${reasons.join("; ")}`);
   }
   const config = result.data;
@@ -287,7 +293,27 @@ export function parseConfig(vars: ConfigVars): Config {
     if (names.has(rule.name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);
     names.add(rule.name);
   }
+  if (config.replaceRules) {
+    if (config.rules.length === 0) throw new ConfigError("invalid edge-cache configuration: rules: replaceRules needs at least one rule");
+  } else {
+    config.rules = mergeRules(DEFAULT_RULES, config.rules);
+  }
   return config;
+}
+
+/** Rules merged by name into `base`: same name replaces in place, new names go before the first catch-all. */
+export function mergeRules(base: readonly Rule[], extra: readonly Rule[]): Rule[] {
+  const out = [...base];
+  for (const rule of extra) {
+    const same = out.findIndex((r) => r.name === rule.name);
+    if (same !== -1) {
+      out[same] = rule;
+      continue;
+    }
+    const catchAll = out.findIndex((r) => r.paths.includes("*"));
+    out.splice(catchAll === -1 ? out.length : catchAll, 0, rule);
+  }
+  return out;
 }
 
 function isIpOrCidr(value: string): boolean {

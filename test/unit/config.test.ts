@@ -11,6 +11,21 @@ describe("parseConfig", () => {
     expect(c.cacheVersion).toBe("1");
   });
 
+  it("merges rules into the defaults by name; replaceRules takes the list as the whole policy", () => {
+    const html = { name: "html", paths: ["*"], cacheControl: "public, max-age=60, s-maxage=120" };
+    const blog = { name: "blog", paths: ["/blog/*"], cacheControl: "public, max-age=30" };
+    const merged = parseConfig({ EDGE_CONFIG: { rules: [html, blog] } }).rules;
+    expect(merged.map((r) => r.name)).toEqual(["admin", "health", "static", "media", "api", "blog", "html"]);
+    expect(merged.find((r) => r.name === "html")?.cacheControl).toBe("public, max-age=60, s-maxage=120");
+    expect(merged.find((r) => r.name === "admin")?.bypass).toBe(true);
+    const replaced = parseConfig({ EDGE_CONFIG: { rules: [html], replaceRules: true } }).rules;
+    expect(replaced.map((r) => r.name)).toEqual(["html"]);
+  });
+
+  it("names EDGE_CONFIG for a misspelled option", () => {
+    expect(() => parseConfig({ EDGE_CONFIG: { extraTrackingParam: ["ref"] } })).toThrow(/EDGE_CONFIG: Unrecognized key: "extraTrackingParam"/);
+  });
+
   it("accepts EDGE_CONFIG as JSON text or as an object, simple vars win", () => {
     expect(parseConfig({ EDGE_CONFIG: '{"languages":["en","fr"]}' }).languages).toEqual(["en", "fr"]);
     expect(parseConfig({ EDGE_CONFIG: { negativeTtl: 30 } }).negativeTtl).toBe(30);
@@ -24,7 +39,7 @@ describe("parseConfig", () => {
     ["[]", /must be a JSON object/],
     ['{"negativeTtl": -1}', /negativeTtl/],
     ['{"unknownOption": 1}', /unrecognized key.*unknownOption|unknownOption/i],
-    ['{"rules": []}', /rules/],
+    ['{"rules": [], "replaceRules": true}', /replaceRules needs at least one rule/],
     ['{"rules": [{"name": "x", "paths": ["static/*"], "cacheControl": "max-age=1"}]}', /rules\[0\]\.paths\[0\]: must be "\*" or start with "\/"/],
     ['{"rules": [{"name": "x", "paths": ["/a*b"], "cacheControl": "max-age=1"}]}', /only allowed at the end/],
     ['{"rules": [{"name": "x", "paths": ["/"]}]}', /rules\[0\]\.cacheControl: needs cacheControl unless bypass/],
