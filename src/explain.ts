@@ -64,7 +64,8 @@ export async function explain(target: string | null, headers: Headers, method: s
   const originReq = buildOriginRequest(evaluated, {
     publicUrl: url, pathAndQuery: key.query ? `${key.path}?${key.query}` : key.path, method: "GET",
     cookie: cookies.forward, language: key.language, cacheable: true, body: null,
-    strip: config.stripRequestHeaders.map((h) => h.toLowerCase()), forwardedHeaders: config.forwardedHeaders, clientIp: null,
+    strip: config.stripRequestHeaders.map((h) => h.toLowerCase()), forwardedHeaders: config.forwardedHeaders,
+    clientIp: headers.get("cf-connecting-ip"),
     allow: new Set(config.forwardHeaders.map((h) => h.toLowerCase())),
   });
 
