@@ -149,9 +149,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
             inv.waitUntil(cache.delete(keyRequest(found.cacheKey)).catch((e) => logFault("cache.delete", e, { key: found.cacheKey })));
             await found.stored.body?.cancel();
             status = { ...status, fwd: "miss", detail: "purged" };
-          } else {
+          } else if ((await purgeCheck(found.meta, key)) === null) {
             stale = found;
             status = { ...status, fwd: "stale" };
+          } else {
+            // Purged and stale: never revalidated back to life with its old validators.
+            inv.waitUntil(cache.delete(keyRequest(found.cacheKey)).catch((e) => logFault("cache.delete", e, { key: found.cacheKey })));
+            await found.stored.body?.cancel();
+            status = { ...status, fwd: "miss", detail: "purged" };
           }
         }
       }
@@ -167,11 +172,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // Usable only if it is this request's variant (a response that varies on Cookie, say).
         const mine = shared && (!shared.varyNames.length
           || variantKey(key, await varyHash(shared.varyNames, originReq().headers)) === shared.cacheKey);
-        if (shared && mine) {
+        const sharedMeta = shared && mine ? readMeta(responseOf(shared)) : null;
+        // ... and only if no purge landed after the leader's fill began.
+        if (shared && sharedMeta && (await purgeCheck(sharedMeta, key)) === null) {
           await stale?.stored.body?.cancel();
-          const stored = responseOf(shared);
-          const meta = readMeta(stored)!;
-          return serveStored(request, { stored, meta, cacheKey: shared.cacheKey, varyNames: shared.varyNames }, { ...status, detail: "coalesced" }, key);
+          return serveStored(request, { stored: responseOf(shared), meta: sharedMeta, cacheKey: shared.cacheKey, varyNames: shared.varyNames }, { ...status, detail: "coalesced" }, key);
         }
       }
     }
@@ -199,17 +204,19 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const resHead = (result as { response: Response }).response;
 
       if (resHead.status === 304 && stale) {
-        const refreshed = await writer.revalidated(stale, resHead.headers, rule, fillStartedAt);
-        if (refreshed && cache) {
-          inv.waitUntil(writer.put(cache, stale.cacheKey, refreshed.stored));
-          settle?.(refreshed.fill);
+        const r = await writer.revalidated(stale, resHead.headers, rule, fillStartedAt);
+        if (r.stored && cache) {
+          inv.waitUntil(writer.put(cache, stale.cacheKey, r.stored));
+          settle?.(r.fill);
           handedOff = true;
-          return serveStored(request, { ...stale, stored: responseOf(refreshed.fill), meta: refreshed.meta }, {
-            ...status, fwdStatus: 304, stored: true, ttl: refreshed.meta.ttl, detail: "revalidated",
+          return serveStored(request, { ...stale, stored: responseOf(r.fill), meta: r.meta }, {
+            ...status, fwdStatus: 304, stored: true, ttl: r.meta.ttl, detail: "revalidated",
           }, key);
         }
-        // No longer storable after the 304's headers: serve it once, as revalidated, without storing.
-        return serveStored(request, stale, { ...status, fwdStatus: 304, detail: "revalidated" }, key);
+        // No longer storable after the 304's headers: this client still gets the validated response.
+        if (cache) inv.waitUntil(cache.delete(keyRequest(stale.cacheKey)).catch(() => undefined));
+        const response = r.stored === null ? r.response : responseOf(r.fill);
+        return visible(finish(await answerRequest(request, response), { status: { ...status, fwdStatus: 304, detail: "revalidated" }, security, headOnly }), key);
       }
       let res = resHead;
       if (stale && res.body && res.status < 500) {
@@ -316,14 +323,19 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         const cache = await openCache();
         const fillStartedAt = now();
         const result = await origin.fetch(originReq, validators);
-        if (!result.ok || result.response.status >= 500) return;
+        if (!result.ok) return;
         const res = result.response;
+        if (res.status >= 500) {
+          await res.body?.cancel();
+          return;
+        }
         if (res.status === 304) {
           const again = await cache.match(keyRequest(found.cacheKey));
           const meta = again && readMeta(again);
           if (!again || !meta) return;
           const refreshed = await writer.revalidated({ ...found, stored: again, meta }, res.headers, rule, fillStartedAt);
-          if (refreshed) await writer.put(cache, found.cacheKey, refreshed.stored);
+          if (refreshed.stored) await writer.put(cache, found.cacheKey, refreshed.stored);
+          else await cache.delete(keyRequest(found.cacheKey));
           return;
         }
         const judged = await writer.prepare(res, key, rule, () => originReq.headers, fillStartedAt, false);

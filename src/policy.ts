@@ -173,8 +173,12 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
   const noCache = cc.has("no-cache");
   if (noCache && !validators) return no("no-cache");
   // RFC 9111 §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, and §5.2.2.10: s-maxage "also
-  // implies the semantics of proxy-revalidate": no stale serving unless the origin grants it explicitly.
-  const strict = noCache || cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+  // implies the semantics of proxy-revalidate": no stale serving, unless the origin grants it
+  // explicitly with stale-while-revalidate / stale-if-error (RFC 5861) next to s-maxage.
+  const explicitGrace = cc.has("stale-while-revalidate") || cc.has("stale-if-error");
+  const strict = noCache || cc.has("must-revalidate") || cc.has("proxy-revalidate") || (cc.has("s-maxage") && !explicitGrace);
+  // With s-maxage only the origin's own windows apply, never our defaults.
+  const defaultsAllowed = !cc.has("s-maxage");
   let lifetime = noCache ? 0 : freshnessLifetime(h, cc, res.now, targeted);
   if (lifetime === undefined) {
     // RFC 9111 §4.2.2: without explicit expiry a cache may assign a heuristic freshness lifetime
@@ -184,7 +188,7 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
     lifetime = deltaSeconds(ruleCC, "s-maxage") ?? deltaSeconds(ruleCC, "max-age") ?? 0;
   }
   const ttl = cap(lifetime) - initialAge;
-  const g = grace(cc, strict);
+  const g = grace(cc, strict || !defaultsAllowed);
   if (ttl <= 0 && !validators && g.swr === 0 && g.sie === 0) return no("stale");
   return { store: true, ttl: Math.max(0, ttl), initialAge, cacheControl: originCC, source: "origin", strict, ...g };
 }

@@ -48,6 +48,10 @@ const META = {
   grace: "x-ec-grace",
   marker: "x-ec-vary",
   since: "x-ec-since",
+  // The origin's own Cache-Control and Expires, kept apart from the Cache API lifetime we set:
+  // a later 304 is judged against what the origin said, never against our storage headers.
+  originCacheControl: "x-ec-origin-cc",
+  originExpires: "x-ec-origin-expires",
 } as const;
 
 /** Headers never stored: hop-by-hop (RFC 9110 §7.6.1), per-user, or describing another cache's state. */
@@ -72,6 +76,9 @@ export function toStored(response: Response, body: BodyInit | null, meta: EntryM
   headers.set(META.url, meta.url);
   headers.set(META.cacheControl, meta.cacheControl ?? "");
   headers.set(META.grace, `${meta.swr};${meta.sie};${meta.strict ? 1 : 0}`);
+  headers.set(META.originCacheControl, response.headers.get("cache-control") ?? "");
+  const expires = response.headers.get("expires");
+  if (expires !== null) headers.set(META.originExpires, expires);
   // The Cache API's own lifetime (CDN semantics); the client's Cache-Control travels in x-ec-cc.
   headers.set("cache-control", `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil(keepFor)))}`);
   headers.delete("expires");
@@ -182,10 +189,24 @@ export async function readWhole(stream: ReadableStream<Uint8Array>, limit: numbe
   return out;
 }
 
+/** The stored response's headers as the origin sent them (for judging a revalidation). */
+export function originHeadersOf(stored: Response): Headers {
+  const headers = new Headers(stored.headers);
+  const cc = headers.get(META.originCacheControl);
+  const expires = headers.get(META.originExpires);
+  for (const name of Object.values(META)) headers.delete(name);
+  if (cc) headers.set("cache-control", cc);
+  else headers.delete("cache-control");
+  if (expires !== null) headers.set("expires", expires);
+  return headers;
+}
+
 /** The stored object as the client should see it: metadata removed, Cache-Control restored. */
 export function fromStored(stored: Response, meta: EntryMeta): Response {
   const headers = new Headers(stored.headers);
+  const expires = headers.get(META.originExpires);
   for (const name of Object.values(META)) headers.delete(name);
+  if (expires !== null) headers.set("expires", expires);
   headers.delete("cf-cache-status");
   if (meta.cacheControl === null) headers.delete("cache-control");
   else headers.set("cache-control", meta.cacheControl);

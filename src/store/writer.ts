@@ -12,7 +12,7 @@ import { type StoreDecision, storeDecision, varyFields } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
 import { MAX_VARY_FIELDS, varyHash } from "../vary.ts";
 import {
-  type EntryMeta, expectedLength, graceOf, keyRequest, markerResponse, readMarker, readWhole, toStored,
+  type EntryMeta, expectedLength, graceOf, keyRequest, markerResponse, originHeadersOf, readMarker, readWhole, toStored,
 } from "./entries.ts";
 
 /** A response judged storable, with everything needed to store it. */
@@ -107,14 +107,22 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
     },
 
     /**
-     * RFC 9111 §4.3.4: the origin answered 304 to our revalidation; update the stored header fields
-     * with the 304's and give the refreshed entry (not yet written), or null when it is no longer storable.
+     * RFC 9111 §4.3.4: the origin answered 304 to our revalidation. The stored response, with the
+     * header fields it had from the origin updated by the 304's, is judged again like a new one:
+     * `stored` is the refreshed entry to write, or null when it may no longer be stored, in which
+     * case `response` (body and merged headers) is still this request's answer.
      */
-    async revalidated(stale: Found, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<{ stored: Response; fill: SharedFill; meta: EntryMeta } | null> {
-      const merged = mergeNotModified(stale.stored.headers, notModified);
-      const bytes = stale.stored.body ? await readWhole(stale.stored.body, config.maxEntryBytes, null) : new Uint8Array();
+    async revalidated(stale: Found, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<
+      { stored: Response; fill: SharedFill; meta: EntryMeta } | { stored: null; response: Response }
+    > {
+      const merged = mergeNotModified(originHeadersOf(stale.stored), notModified);
+      const bytes = (stale.stored.body ? await readWhole(stale.stored.body, config.maxEntryBytes, null) : null) ?? new Uint8Array();
       const d = decide(stale.stored.status, merged, rule);
-      if (!bytes || !d.store) return null;
+      if (!d.store) {
+        if (d.cacheControl === null) merged.delete("cache-control");
+        else merged.set("cache-control", d.cacheControl);
+        return { stored: null, response: new Response(bytes, { status: stale.stored.status, headers: merged }) };
+      }
       const meta: EntryMeta = {
         ...stale.meta, storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, cacheControl: d.cacheControl,
         swr: d.swr, sie: d.sie, strict: d.strict,

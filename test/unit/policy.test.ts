@@ -144,7 +144,10 @@ describe("storeDecision", () => {
     expect(g({ "cache-control": "max-age=60, proxy-revalidate" })).toMatchObject({ strict: true });
     // s-maxage implies proxy-revalidate for a shared cache, unless the origin grants stale use explicitly.
     expect(g({ "cache-control": "s-maxage=60" })).toMatchObject({ strict: true, sie: 0 });
-    expect(g({ "cache-control": "s-maxage=60, stale-if-error=300, stale-while-revalidate=10" })).toMatchObject({ strict: true, sie: 300, swr: 10 });
+    expect(g({ "cache-control": "s-maxage=60, stale-if-error=300, stale-while-revalidate=10" })).toMatchObject({ strict: false, sie: 300, swr: 10 });
+    // ... and then only its own windows: no default grace next to s-maxage.
+    expect(g({ "cache-control": "s-maxage=60, stale-while-revalidate=10" })).toMatchObject({ strict: false, sie: 0, swr: 10 });
+    expect(g({ "cache-control": "s-maxage=60, stale-if-error=300, must-revalidate" })).toMatchObject({ strict: true });
     // The operator's rules are not origin directives: defaults apply.
     expect(g({})).toMatchObject({ source: "rule", strict: false, sie: 86400 });
   });
