@@ -11,7 +11,7 @@ import { hashHex } from "./tags.ts";
 import { createOriginClient, type OriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { explain, explainJson } from "./explain.ts";
-import { createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
+import { createFailureLimiter, handlePurge, ipAllowed, tokenMatches } from "./purge.ts";
 import { withMemoryTier } from "./store/memory.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
 import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
@@ -93,6 +93,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     if (!secret) return explainJson(404, { error: "not found: explain is disabled (set EXPLAIN_TOKEN or PURGE_TOKEN)" });
     if (c.req.method !== "GET") return explainJson(405, { error: "use GET" });
     const ip = c.req.header("cf-connecting-ip") ?? "unknown";
+    if (!ipAllowed(ip, config.purgeAllowIps)) return explainJson(403, { error: "forbidden" });
     const wait = limiter.blockedFor(ip);
     if (wait > 0) return explainJson(429, { error: `too many failed authentications; retry in ${wait} s` });
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
@@ -112,7 +113,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   app.all("/__edge/*", () => explainJson(404, { error: "not found" }));
 
   app.all("*", async (c) => {
-    if (c.req.path.toLowerCase().startsWith("/__edge/")) return explainJson(404, { error: "not found" });
+    if (c.req.path.replace(/\/{2,}/g, "/").toLowerCase().startsWith("/__edge/")) return explainJson(404, { error: "not found" });
     const started = now();
     const trace: { rule?: string; key?: string; originMs?: number } = {};
     const ctx = c.executionCtx;

@@ -28,21 +28,35 @@ export interface Coalescer {
   size(): number;
 }
 
-export function createCoalescer(maxKeys = MAX_INFLIGHT_KEYS): Coalescer {
-  const inflight = new Map<string, Promise<SharedFill | null>>();
+/**
+ * `maxAgeMs` bounds how long a lead may stay in flight: past it, the lead is dropped and waiters
+ * released, even if the leader's background work was cut off before it could settle.
+ */
+export function createCoalescer(maxAgeMs: number, now: () => number, maxKeys = MAX_INFLIGHT_KEYS): Coalescer {
+  const inflight = new Map<string, { promise: Promise<SharedFill | null>; since: number; release: () => void }>();
+  const live = (key: string) => {
+    const lead = inflight.get(key);
+    if (lead && now() - lead.since > maxAgeMs) {
+      lead.release();
+      return undefined;
+    }
+    return lead;
+  };
   return {
-    pending: (key) => inflight.get(key),
+    pending: (key) => live(key)?.promise,
     lead(key) {
-      if (inflight.has(key) || inflight.size >= maxKeys) return null;
+      if (live(key) || inflight.size >= maxKeys) return null;
       let resolve!: (fill: SharedFill | null) => void;
-      inflight.set(key, new Promise((r) => { resolve = r; }));
+      const promise = new Promise<SharedFill | null>((r) => { resolve = r; });
       let settled = false;
-      return (fill) => {
+      const settle = (fill: SharedFill | null) => {
         if (settled) return;
         settled = true;
-        inflight.delete(key);
+        if (inflight.get(key)?.promise === promise) inflight.delete(key);
         resolve(fill);
       };
+      inflight.set(key, { promise, since: now(), release: () => settle(null) });
+      return settle;
     },
     size: () => inflight.size,
   };

@@ -157,7 +157,7 @@ const configSchema = z
     cacheName: z.string().min(1).max(64).default("edge-cache"),
     /**
      * Path rules, merged into the defaults by name: a rule named like a default ("html", "static",
-     * "admin", ...) replaces it in place; a new name is inserted before the catch-all ("*") rule.
+     * "admin", ...) replaces it in place; rules with new names come first, in the order given.
      * With `replaceRules: true` the list is taken as the whole policy instead.
      */
     rules: z.array(ruleSchema).default([]),
@@ -301,19 +301,20 @@ export function parseConfig(vars: ConfigVars): Config {
   return config;
 }
 
-/** Rules merged by name into `base`: same name replaces in place, new names go before the first catch-all. */
+/**
+ * Rules merged by name into `base`: a rule named like a default replaces it in place; new rules go
+ * first, in the order given, so a user's rule (say a bypass for /media/private/) is never shadowed
+ * by a broader default.
+ */
 export function mergeRules(base: readonly Rule[], extra: readonly Rule[]): Rule[] {
   const out = [...base];
+  const added: Rule[] = [];
   for (const rule of extra) {
     const same = out.findIndex((r) => r.name === rule.name);
-    if (same !== -1) {
-      out[same] = rule;
-      continue;
-    }
-    const catchAll = out.findIndex((r) => r.paths.includes("*"));
-    out.splice(catchAll === -1 ? out.length : catchAll, 0, rule);
+    if (same !== -1) out[same] = rule;
+    else added.push(rule);
   }
-  return out;
+  return [...added, ...out];
 }
 
 function isIpOrCidr(value: string): boolean {

@@ -14,7 +14,7 @@ import { logFault } from "./log.ts";
 import { buildOriginRequest, type OriginClient, type OriginRequest } from "./origin.ts";
 import { bypassReason, matchRule, requestTooLarge } from "./policy.ts";
 import { type CacheStatus, errorResponse, finish } from "./respond.ts";
-import { answerRequest } from "./serve.ts";
+import { answerRequest, FRESH_FILL, NOT_SHARED } from "./serve.ts";
 import { currentAge, type EntryMeta, expectedLength, fromStored, keyRequest, readMeta, readWhole, ttlLeft } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { createWriter, responseOf } from "./store/writer.ts";
@@ -49,7 +49,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const allow = new Set(config.forwardHeaders.map((h) => h.toLowerCase()));
   const security = config.securityHeaders;
   const writer = createWriter({ config, keyOptions, now, openCache });
-  const coalescer = createCoalescer();
+  // A lead older than twice the origin timeout plus the body's read is stale: released, never leaked.
+  const coalescer = createCoalescer(config.originTimeoutMs * 4, now);
   const refreshing = new Set<string>();
 
   /** Headers on every response we send: tags and metadata stay private unless the debug switch is on. */
@@ -216,7 +217,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // No longer storable after the 304's headers: this client still gets the validated response.
         if (cache) inv.waitUntil(cache.delete(keyRequest(stale.cacheKey)).catch(() => undefined));
         const response = r.stored === null ? r.response : responseOf(r.fill);
-        return visible(finish(await answerRequest(request, response), { status: { ...status, fwdStatus: 304, detail: "revalidated" }, security, headOnly }), key);
+        return visible(finish(await answerRequest(request, response, NOT_SHARED), { status: { ...status, fwdStatus: 304, detail: "revalidated" }, security, headOnly }), key);
       }
       let res = resHead;
       if (stale && res.body && res.status < 500) {
@@ -237,7 +238,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (!("prepared" in judged) || !cache) {
         const detail = "reason" in judged ? judged.reason : "cache-unavailable";
         const cacheControl = "reason" in judged ? judged.cacheControl : undefined;
-        return visible(finish(await answerRequest(request, res), { status: { ...status, fwdStatus, detail }, cacheControl, security, headOnly }), key);
+        return visible(finish(await answerRequest(request, res, NOT_SHARED), { status: { ...status, fwdStatus, detail }, cacheControl, security, headOnly }), key);
       }
       const p = judged.prepared;
       // The cache's copy is read whole in the background while the client streams its own.
@@ -245,7 +246,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       handedOff = true;
       inv.waitUntil(writer.fill(cache, key, p, markerSince, res, toCache, settle));
       const clientRes = new Response(toClient, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) });
-      return visible(finish(await answerRequest(request, clientRes), {
+      return visible(finish(await answerRequest(request, clientRes, FRESH_FILL), {
         status: { ...status, fwdStatus, stored: true, ttl: p.decision.ttl, detail: status.detail ?? p.meta.rule },
         cacheControl: p.decision.cacheControl,
         age: p.decision.initialAge,

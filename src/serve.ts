@@ -4,14 +4,26 @@
  */
 import { decideRange, isNotModified, notModifiedHeaders } from "./http/conditional.ts";
 
+/** Which of the client's preconditions this answer may evaluate. */
+export interface Answerable {
+  /** Answer If-None-Match / If-Modified-Since with a 304 (not for responses we do not share: they keep their own headers, a Set-Cookie say). */
+  conditional: boolean;
+  /** Cut a Range from the body (only bounded, stored entries: a miss never buffers a large or breaking origin body; it answers 200 in full, which RFC 9110 §14.2 allows). */
+  range: boolean;
+}
+
+export const STORED: Answerable = { conditional: true, range: true };
+export const FRESH_FILL: Answerable = { conditional: true, range: false };
+export const NOT_SHARED: Answerable = { conditional: false, range: false };
+
 /** Apply the client's conditional and Range headers (GET/HEAD on a 200 only). */
-export async function answerRequest(request: Request, res: Response): Promise<Response> {
+export async function answerRequest(request: Request, res: Response, may: Answerable = STORED): Promise<Response> {
   if (res.status !== 200 || (request.method !== "GET" && request.method !== "HEAD")) return res;
-  if (isNotModified(request.headers, res.headers)) {
+  if (may.conditional && isNotModified(request.headers, res.headers)) {
     await res.body?.cancel();
     return new Response(null, { status: 304, headers: notModifiedHeaders(res.headers) });
   }
-  if (request.method !== "GET" || !request.headers.has("range")) {
+  if (!may.range || request.method !== "GET" || !request.headers.has("range")) {
     // Responses we built have mutable headers (no copy on the common path); fetched ones do not.
     try {
       res.headers.set("accept-ranges", "bytes");

@@ -14,7 +14,12 @@ interface Held {
   headers: [string, string][];
   body: Uint8Array;
   at: number;
+  /** What it costs against maxBytes: body, headers and a fixed overhead (empty bodies are not free). */
+  size: number;
 }
+
+/** Bookkeeping cost of one held object beyond its body and headers. */
+const OBJECT_OVERHEAD = 256;
 
 export interface MemoryOptions {
   ttlMs: number;
@@ -33,15 +38,17 @@ export function withMemoryTier(cache: Cache, opts: MemoryOptions): Cache {
   const forget = (key: string) => {
     const h = held.get(key);
     if (h) {
-      bytes -= h.body.byteLength;
+      bytes -= h.size;
       held.delete(key);
     }
   };
   const remember = (key: string, res: Response, body: Uint8Array) => {
     if (body.byteLength > opts.maxObjectBytes) return;
     forget(key);
-    held.set(key, { status: res.status, statusText: res.statusText, headers: [...res.headers], body, at: opts.now() });
-    bytes += body.byteLength;
+    const headers = [...res.headers];
+    const size = body.byteLength + OBJECT_OVERHEAD + key.length + headers.reduce((n, [k, v]) => n + k.length + v.length, 0);
+    held.set(key, { status: res.status, statusText: res.statusText, headers, body, at: opts.now(), size });
+    bytes += size;
     for (const k of held.keys()) {
       if (bytes <= opts.maxBytes) break;
       forget(k);

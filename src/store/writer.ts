@@ -41,6 +41,10 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
   // from one object), and Accept-Language for keys that fold it in (not rules with language: false).
   const keyedVary = new Set(["accept-encoding"]);
   const keyedVaryWithLanguage = new Set(["accept-encoding", "accept-language"]);
+  // Local invalidations (unsafe methods) by base key, so a fill that began before one is not stored
+  // after it (per isolate; bounded).
+  const invalidatedAt = new Map<string, number>();
+  const INVALIDATIONS_KEPT = 10_000;
   const decide = (status: number, headers: Headers, rule: Rule | undefined, authorization = false) => storeDecision({
     status, headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
     defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
@@ -64,6 +68,8 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
     ): Promise<{ prepared: Prepared } | { reason: string; cacheControl: string | null }> {
       const decision = decide(res.status, res.headers, rule, authorization);
       if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
+      const length = expectedLength(res.headers);
+      if (length !== null && Number(length) > config.maxEntryBytes) return { reason: "too-large", cacheControl: decision.cacheControl };
       const keyed = key.language !== undefined ? keyedVaryWithLanguage : keyedVary;
       const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
       if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
@@ -87,6 +93,11 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
     ): Promise<void> {
       let shared: SharedFill | null = null;
       try {
+        const invalidated = invalidatedAt.get(key.key);
+        if (invalidated !== undefined && invalidated >= p.meta.fillStartedAt) {
+          await body?.cancel();
+          return; // an unsafe request invalidated this URI while the fill was in flight
+        }
         let bytes: Uint8Array | null = null;
         if (body) {
           try {
@@ -100,7 +111,9 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
         const stored = toStored(res, bytes, p.meta, p.keepFor);
         shared = sharedFill(stored, bytes, p.storeKey, p.varyNames);
         await putEntry(cache, p.storeKey, stored);
-        if (p.varyNames.length) await putEntry(cache, key.key, markerResponse(p.varyNames, markerSince, p.keepFor));
+        // Never lower a marker's "since" below a local invalidation made after the lookup.
+        const since = Math.max(markerSince, invalidatedAt.get(key.key) ?? 0);
+        if (p.varyNames.length) await putEntry(cache, key.key, markerResponse(p.varyNames, since, p.keepFor));
       } finally {
         settle?.(shared);
       }
@@ -150,6 +163,8 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
         for (const u of urls) {
           const keys = new Set(languages.map((lang) => buildKey(u, new Headers(lang ? { "accept-language": lang } : {}), keyOptions).key));
           for (const k of keys) {
+            if (invalidatedAt.size >= INVALIDATIONS_KEPT) invalidatedAt.clear();
+            invalidatedAt.set(k, now());
             const stored = await cache.match(keyRequest(k));
             const marker = stored && readMarker(stored);
             await stored?.body?.cancel();

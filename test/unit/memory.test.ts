@@ -48,7 +48,8 @@ describe("memory tier", () => {
 
   it("stays within its byte budget, evicting the least recently used, and skips large objects", async () => {
     const { cache, calls } = countingCache();
-    const tier = withMemoryTier(cache, { ttlMs: 60_000, maxBytes: 250, maxObjectBytes: 120, now: () => 0 });
+    // Each object costs its body plus headers plus a fixed overhead (~256 B): room for two.
+    const tier = withMemoryTier(cache, { ttlMs: 60_000, maxBytes: 850, maxObjectBytes: 120, now: () => 0 });
     await tier.put("https://e.com/1", body(100));
     await tier.put("https://e.com/2", body(100));
     await tier.match("https://e.com/1"); // 1 is now most recent
@@ -68,5 +69,16 @@ describe("memory tier", () => {
   it("is the cache itself when turned off", () => {
     const { cache } = countingCache();
     expect(withMemoryTier(cache, { ttlMs: 0, maxBytes: 1000, maxObjectBytes: 100, now: () => 0 })).toBe(cache);
+  });
+});
+
+describe("memory tier bounds", () => {
+  it("empty bodies are not free: many of them stay within the byte budget", async () => {
+    const { cache, calls } = countingCache();
+    const tier = withMemoryTier(cache, { ttlMs: 60_000, maxBytes: 4096, maxObjectBytes: 1000, now: () => 0 });
+    for (let i = 0; i < 200; i++) await tier.put(`https://e.com/r${i}`, new Response("", { status: 301, headers: { location: "/x/", "content-length": "0" } }));
+    const before = calls.match;
+    await tier.match("https://e.com/r0"); // long evicted
+    expect(calls.match).toBe(before + 1);
   });
 });
