@@ -119,19 +119,30 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const ctx = c.executionCtx;
     const res = await runtimeFor(c.env).pipeline(c.req.raw, { waitUntil: (p) => ctx.waitUntil(p), trace });
     const toConsole = c.env.LOG_REQUESTS !== "false";
-    if (toConsole || c.env.ANALYTICS) {
-      const url = new URL(c.req.url);
-      const length = res.headers.get("content-length");
-      const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
-      const key = trace.key ? (await hashHex(trace.key)).slice(0, 12) : "";
-      logRequest({
-        event: "request", ts: new Date().toISOString(), method: c.req.method, host: url.host, path: url.pathname,
-        status: res.status, cache: res.headers.get("x-cache") ?? "", detail: detail.replace(/"/g, ""), rule: trace.rule ?? "-", key,
-        originMs: trace.originMs ?? 0, totalMs: now() - started, bytes: length !== null ? Number(length) : -1,
-        colo: String((c.req.raw as { cf?: { colo?: string } }).cf?.colo ?? ""),
-      }, c.env.ANALYTICS, toConsole);
+    if (!toConsole && !c.env.ANALYTICS) return res;
+    const url = new URL(c.req.url);
+    const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
+    const key = trace.key ? (await hashHex(trace.key)).slice(0, 12) : "";
+    const log = (bytes: number) => logRequest({
+      event: "request", ts: new Date().toISOString(), method: c.req.method, host: url.host, path: url.pathname,
+      status: res.status, cache: res.headers.get("x-cache") ?? "", detail: detail.replace(/"/g, ""), rule: trace.rule ?? "-", key,
+      originMs: trace.originMs ?? 0, totalMs: now() - started, bytes, colo: String((c.req.raw as { cf?: { colo?: string } }).cf?.colo ?? ""),
+    }, c.env.ANALYTICS, toConsole);
+    const length = res.headers.get("content-length");
+    if (length !== null || !res.body) {
+      log(length !== null ? Number(length) : 0);
+      return res;
     }
-    return res;
+    // A streamed body (a miss): count what is sent, and log once it has gone (-1 if it broke off).
+    let bytes = 0;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    ctx.waitUntil(res.body.pipeTo(counter.writable).then(() => log(bytes), () => log(-1)));
+    return new Response(counter.readable, res);
   });
 
   app.onError((err, c) => {
