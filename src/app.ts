@@ -16,6 +16,19 @@ import { withMemoryTier } from "./store/memory.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
 import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
 
+/**
+ * Is this path the worker's own `/__edge` namespace, however it is spelled (`//__edge`, `%2F`,
+ * `;`, case)? Such requests are answered here and never forwarded: they may carry a bearer token.
+ */
+export function inWorkerNamespace(path: string): boolean {
+  let p = path;
+  try {
+    p = decodeURIComponent(path);
+  } catch { /* malformed escapes: judge the raw path */ }
+  p = p.toLowerCase().replace(/[;\s]+/g, "").replace(/\/{2,}/g, "/");
+  return /^\/__edge(\/|$)/.test(p);
+}
+
 /** Largest object held in the isolate's memory tier. */
 const MEMORY_OBJECT_MAX = 256 * 1024;
 
@@ -113,7 +126,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   app.all("/__edge/*", () => explainJson(404, { error: "not found" }));
 
   app.all("*", async (c) => {
-    if (c.req.path.replace(/\/{2,}/g, "/").toLowerCase().startsWith("/__edge/")) return explainJson(404, { error: "not found" });
+    if (inWorkerNamespace(c.req.path)) return explainJson(404, { error: "not found" });
     const started = now();
     const trace: { rule?: string; key?: string; originMs?: number } = {};
     const ctx = c.executionCtx;

@@ -45,7 +45,9 @@ export function createCoalescer(maxAgeMs: number, now: () => number, maxKeys = M
   return {
     pending: (key) => live(key)?.promise,
     lead(key) {
-      if (live(key) || inflight.size >= maxKeys) return null;
+      if (live(key)) return null;
+      if (inflight.size >= maxKeys) for (const k of [...inflight.keys()]) live(k); // sweep expired leads
+      if (inflight.size >= maxKeys) return null;
       let resolve!: (fill: SharedFill | null) => void;
       const promise = new Promise<SharedFill | null>((r) => { resolve = r; });
       let settled = false;

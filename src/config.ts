@@ -157,7 +157,8 @@ const configSchema = z
     cacheName: z.string().min(1).max(64).default("edge-cache"),
     /**
      * Path rules, merged into the defaults by name: a rule named like a default ("html", "static",
-     * "admin", ...) replaces it in place; rules with new names come first, in the order given.
+     * "admin", ...) replaces it in place; rules with new names come right after the admin/health
+     * bypasses, in the order given.
      * With `replaceRules: true` the list is taken as the whole policy instead.
      */
     rules: z.array(ruleSchema).default([]),
@@ -290,8 +291,9 @@ export function parseConfig(vars: ConfigVars): Config {
   });
   const names = new Set<string>();
   for (const rule of config.rules) {
-    if (names.has(rule.name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);
-    names.add(rule.name);
+    const name = rule.name.toLowerCase();
+    if (names.has(name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);
+    names.add(name);
   }
   if (config.replaceRules) {
     if (config.rules.length === 0) throw new ConfigError("invalid edge-cache configuration: rules: replaceRules needs at least one rule");
@@ -302,19 +304,22 @@ export function parseConfig(vars: ConfigVars): Config {
 }
 
 /**
- * Rules merged by name into `base`: a rule named like a default replaces it in place; new rules go
- * first, in the order given, so a user's rule (say a bypass for /media/private/) is never shadowed
- * by a broader default.
+ * Rules merged by name (case-insensitively) into `base`: a rule named like a default replaces it in
+ * place; new rules go right after the leading bypass rules (admin, health), in the order given. So
+ * the bypasses keep precedence (a new "*" rule cannot make /admin/ cacheable), and a user's rule
+ * (say a bypass for /media/private/) is never shadowed by a broader default.
  */
 export function mergeRules(base: readonly Rule[], extra: readonly Rule[]): Rule[] {
   const out = [...base];
   const added: Rule[] = [];
   for (const rule of extra) {
-    const same = out.findIndex((r) => r.name === rule.name);
+    const same = out.findIndex((r) => r.name.toLowerCase() === rule.name.toLowerCase());
     if (same !== -1) out[same] = rule;
     else added.push(rule);
   }
-  return [...added, ...out];
+  let bypasses = 0;
+  while (bypasses < out.length && out[bypasses]!.bypass) bypasses++;
+  return [...out.slice(0, bypasses), ...added, ...out.slice(bypasses)];
 }
 
 function isIpOrCidr(value: string): boolean {

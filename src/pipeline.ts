@@ -207,7 +207,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (resHead.status === 304 && stale) {
         const r = await writer.revalidated(stale, resHead.headers, rule, fillStartedAt);
         if (r.stored && cache) {
-          inv.waitUntil(writer.put(cache, stale.cacheKey, r.stored));
+          inv.waitUntil(writer.putUnlessInvalidated(cache, key.key, stale.cacheKey, fillStartedAt, r.stored));
           settle?.(r.fill);
           handedOff = true;
           return serveStored(request, { ...stale, stored: responseOf(r.fill), meta: r.meta }, {
@@ -335,7 +335,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           const meta = again && readMeta(again);
           if (!again || !meta) return;
           const refreshed = await writer.revalidated({ ...found, stored: again, meta }, res.headers, rule, fillStartedAt);
-          if (refreshed.stored) await writer.put(cache, found.cacheKey, refreshed.stored);
+          if (refreshed.stored) await writer.putUnlessInvalidated(cache, key.key, found.cacheKey, fillStartedAt, refreshed.stored);
           else await cache.delete(keyRequest(found.cacheKey));
           return;
         }

@@ -192,7 +192,9 @@ export async function readWhole(stream: ReadableStream<Uint8Array>, limit: numbe
 /** The stored response's headers as the origin sent them (for judging a revalidation). */
 export function originHeadersOf(stored: Response): Headers {
   const headers = new Headers(stored.headers);
-  const cc = headers.get(META.originCacheControl);
+  // Entries written before the origin's Cache-Control was kept: the Cache-Control sent to clients
+  // (the origin's, or the rule's when the rule applied) is the closest record of it.
+  const cc = headers.get(META.originCacheControl) ?? headers.get(META.cacheControl);
   const expires = headers.get(META.originExpires);
   for (const name of Object.values(META)) headers.delete(name);
   if (cc) headers.set("cache-control", cc);

@@ -45,6 +45,10 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
   // after it (per isolate; bounded).
   const invalidatedAt = new Map<string, number>();
   const INVALIDATIONS_KEPT = 10_000;
+  const invalidatedSince = (baseKey: string, since: number) => {
+    const at = invalidatedAt.get(baseKey);
+    return at !== undefined && at >= since;
+  };
   const decide = (status: number, headers: Headers, rule: Rule | undefined, authorization = false) => storeDecision({
     status, headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
     defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
@@ -93,8 +97,7 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
     ): Promise<void> {
       let shared: SharedFill | null = null;
       try {
-        const invalidated = invalidatedAt.get(key.key);
-        if (invalidated !== undefined && invalidated >= p.meta.fillStartedAt) {
+        if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
           await body?.cancel();
           return; // an unsafe request invalidated this URI while the fill was in flight
         }
@@ -110,6 +113,11 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
         }
         const stored = toStored(res, bytes, p.meta, p.keepFor);
         shared = sharedFill(stored, bytes, p.storeKey, p.varyNames);
+        // Again now that the body is in: an unsafe request may have landed while it streamed.
+        if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
+          shared = null;
+          return;
+        }
         await putEntry(cache, p.storeKey, stored);
         // Never lower a marker's "since" below a local invalidation made after the lookup.
         const since = Math.max(markerSince, invalidatedAt.get(key.key) ?? 0);
@@ -129,9 +137,11 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
       { stored: Response; fill: SharedFill; meta: EntryMeta } | { stored: null; response: Response }
     > {
       const merged = mergeNotModified(originHeadersOf(stale.stored), notModified);
-      const bytes = (stale.stored.body ? await readWhole(stale.stored.body, config.maxEntryBytes, null) : null) ?? new Uint8Array();
+      // The stored body may predate a lower maxEntryBytes: read it whole (it is bounded by what was
+      // stored), answer with it, and store it again only within today's limit.
+      const bytes = stale.stored.body ? new Uint8Array(await stale.stored.arrayBuffer()) : new Uint8Array();
       const d = decide(stale.stored.status, merged, rule);
-      if (!d.store) {
+      if (!d.store || bytes.byteLength > config.maxEntryBytes) {
         if (d.cacheControl === null) merged.delete("cache-control");
         else merged.set("cache-control", d.cacheControl);
         return { stored: null, response: new Response(bytes, { status: stale.stored.status, headers: merged }) };
@@ -144,7 +154,14 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
       return { stored, fill: sharedFill(stored, bytes, stale.cacheKey, stale.varyNames), meta };
     },
 
-    put: putEntry,
+    /** Write a refreshed entry unless an unsafe request invalidated its URI after `since` (a revalidation that raced a POST). */
+    async putUnlessInvalidated(cache: Cache, baseKey: string, storeKey: string, since: number, response: Response): Promise<void> {
+      if (invalidatedSince(baseKey, since)) {
+        await response.body?.cancel();
+        return;
+      }
+      await putEntry(cache, storeKey, response);
+    },
 
     /** RFC 9111 §4.4 in this location: invalidate the URI and its same-origin Location / Content-Location. */
     async invalidateLocally(target: URL, headers: Headers): Promise<void> {

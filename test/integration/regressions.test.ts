@@ -4,6 +4,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FORWARDED_BY_DEFAULT } from "../../src/config.ts";
+import { createApp, inWorkerNamespace } from "../../src/app.ts";
+import { parseConfig } from "../../src/config.ts";
 import worker from "../../src/index.ts";
 import { withMemoryTier } from "../../src/store/memory.ts";
 import { clockedWorker, originLog, script, send, SITE, testEnv, uniquePath, withConfig } from "../helpers.ts";
@@ -196,5 +198,70 @@ describe("the worker's namespace and resource bounds", () => {
     await script(p, { headers: { etag: '"x"', "set-cookie": "csrftoken=abc" }, body: "form" });
     const r = await send(p, { headers: { "if-none-match": '"x"' } });
     expect(r.header("set-cookie")).toBe("csrftoken=abc");
+  });
+});
+
+describe("second review", () => {
+  it("a fill whose body is still streaming when a POST lands is not stored after it", async () => {
+    const p = uniquePath();
+    await script(p,
+      { bodyDelayMs: 400, headers: { "cache-control": "max-age=600" }, body: "BEFORE POST" },
+      { status: 200, body: "post ok" },
+      { headers: { "cache-control": "max-age=600" }, body: "AFTER POST" });
+    const slow = send(p);
+    await sleep(150); // headers are in, the body is not
+    await send(p, { method: "POST", body: "x" });
+    await slow;
+    await sleep(1100);
+    expect((await send(p)).body).toBe("AFTER POST");
+  });
+
+  it("a revalidation answered 304 after a POST landed does not write the old entry back", async () => {
+    const w = clockedWorker();
+    const p = uniquePath();
+    await script(p,
+      { headers: { "cache-control": "max-age=10", etag: '"old"' }, body: "OLD" },
+      { delayMs: 400, status: 304, headers: { "cache-control": "max-age=10", etag: '"old"' }, body: "" },
+      { status: 200, body: "post ok" },
+      { headers: { "cache-control": "max-age=10", etag: '"new"' }, body: "NEW" });
+    await w.send(p);
+    w.advance(11);
+    const revalidating = w.send(p);
+    await sleep(100);
+    await w.send(p, { method: "POST", body: "x" });
+    await revalidating;
+    w.advance(2); // past the memory tier's second
+    expect((await w.send(p)).body).toBe("NEW");
+  });
+
+  it("an entry stored under a larger maxEntryBytes is never revalidated into an empty body", async () => {
+    let now = Date.parse("2026-11-22T10:00:00Z");
+    const version = crypto.randomUUID();
+    const make = (cfg: Record<string, unknown>) => createApp(parseConfig({ ORIGIN_URL: testEnv.ORIGIN_URL, CACHE_VERSION: version, EDGE_CONFIG: { memoryCacheMs: 0, ...cfg } }), { now: () => now });
+    const big = make({});
+    const small = make({ maxEntryBytes: 1024 });
+    const p = uniquePath();
+    await script(p,
+      { headers: { "cache-control": "max-age=10", etag: '"v"' }, body: "z".repeat(5000) },
+      { status: 304, headers: { etag: '"v"', "cache-control": "max-age=10" }, body: "" },
+      { headers: { "cache-control": "max-age=10", etag: '"v"' }, body: "z".repeat(5000) });
+    const go = async (app: ReturnType<typeof make>) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`${SITE}${p}`), testEnv, ctx);
+      const body = await res.text();
+      await waitOnExecutionContext(ctx);
+      return body;
+    };
+    expect(await go(big)).toHaveLength(5000);
+    now += 11_000;
+    expect(await go(small)).toHaveLength(5000); // revalidated, answered in full, too large to keep
+    expect(await go(small)).toHaveLength(5000); // dropped, so fetched again
+  });
+
+  it.each([
+    ["/__edge/purge", true], ["//__edge/purge", true], ["/%2F__edge/purge", true], ["/__edge%2Fpurge", true],
+    ["/__edge;/purge", true], ["/__EDGE/Purge", true], ["/__edge", true], ["/__edges/x", false], ["/blog/__edge/", false],
+  ])("inWorkerNamespace(%s) = %s", (path, expected) => {
+    expect(inWorkerNamespace(path)).toBe(expected);
   });
 });

@@ -6,6 +6,8 @@ export interface ResponseSpec {
   body?: string;
   /** Wait this long before sending headers. */
   delayMs?: number;
+  /** Send the headers and half the body, wait this long, then the rest. */
+  bodyDelayMs?: number;
   /** "headers": destroy the socket before any response; "mid-body": after half the body. */
   reset?: "headers" | "mid-body";
 }

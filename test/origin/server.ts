@@ -93,6 +93,12 @@ async function sendSpec(req: IncomingMessage, res: ServerResponse, spec: Respons
     return;
   }
   res.writeHead(spec.status ?? 200, headers);
+  if (spec.bodyDelayMs && req.method !== "HEAD") {
+    res.write(body.slice(0, Math.floor(body.length / 2)));
+    await new Promise((r) => setTimeout(r, spec.bodyDelayMs));
+    res.end(body.slice(Math.floor(body.length / 2)));
+    return;
+  }
   res.end(req.method === "HEAD" ? undefined : body);
 }
 

@@ -15,11 +15,17 @@ describe("parseConfig", () => {
     const html = { name: "html", paths: ["*"], cacheControl: "public, max-age=60, s-maxage=120" };
     const blog = { name: "blog", paths: ["/blog/*"], cacheControl: "public, max-age=30" };
     const merged = parseConfig({ EDGE_CONFIG: { rules: [html, blog] } }).rules;
-    expect(merged.map((r) => r.name)).toEqual(["blog", "admin", "health", "static", "media", "api", "html"]);
+    expect(merged.map((r) => r.name)).toEqual(["admin", "health", "blog", "static", "media", "api", "html"]);
+    // A new catch-all cannot make admin or health pages cacheable.
+    const pages = parseConfig({ EDGE_CONFIG: { rules: [{ name: "pages", paths: ["*"], cacheControl: "public, max-age=60" }] } }).rules;
+    expect(pages.map((r) => r.name).slice(0, 3)).toEqual(["admin", "health", "pages"]);
+    // Names compare case-insensitively: "HTML" replaces html.
+    const upper = parseConfig({ EDGE_CONFIG: { rules: [{ ...html, name: "HTML" }] } }).rules;
+    expect(upper.map((r) => r.name)).toEqual(["admin", "health", "static", "media", "api", "HTML"]);
     // A user's narrower rule under a default's prefix is not shadowed by it.
     const priv = { name: "private-media", paths: ["/media/private/*"], bypass: true };
     const withPriv = parseConfig({ EDGE_CONFIG: { rules: [priv] } }).rules;
-    expect(withPriv[0]?.name).toBe("private-media");
+    expect(withPriv[2]?.name).toBe("private-media");
     expect(merged.find((r) => r.name === "html")?.cacheControl).toBe("public, max-age=60, s-maxage=120");
     expect(merged.find((r) => r.name === "admin")?.bypass).toBe(true);
     const replaced = parseConfig({ EDGE_CONFIG: { rules: [html], replaceRules: true } }).rules;
