@@ -11,7 +11,7 @@ import { hashHex } from "./tags.ts";
 import { createOriginClient, type OriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { explain, explainJson } from "./explain.ts";
-import { createFailureLimiter, handlePurge, ipAllowed, tokenMatches } from "./purge.ts";
+import { authenticate, createFailureLimiter, handlePurge } from "./purge.ts";
 import { withMemoryTier } from "./store/memory.ts";
 import { createTagIndex, type TagIndex } from "./store/tag-index.ts";
 import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
@@ -105,15 +105,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const secret = c.env.EXPLAIN_TOKEN || c.env.PURGE_TOKEN;
     if (!secret) return explainJson(404, { error: "not found: explain is disabled (set EXPLAIN_TOKEN or PURGE_TOKEN)" });
     if (c.req.method !== "GET") return explainJson(405, { error: "use GET" });
-    const ip = c.req.header("cf-connecting-ip") ?? "unknown";
-    if (!ipAllowed(ip, config.purgeAllowIps)) return explainJson(403, { error: "forbidden" });
-    const wait = limiter.blockedFor(ip);
-    if (wait > 0) return explainJson(429, { error: `too many failed authentications; retry in ${wait} s` });
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-    if (!m || !(await tokenMatches(m[1]!, secret))) {
-      limiter.fail(ip);
-      return explainJson(401, { error: "authentication error" });
-    }
+    const denied = await authenticate(c.req.raw, secret, limiter, config.purgeAllowIps);
+    if (denied?.status === 403) return explainJson(403, { error: "forbidden" });
+    if (denied?.status === 429) return explainJson(429, { error: `too many failed authentications; retry in ${denied.retryAfter} s` });
+    if (denied) return explainJson(401, { error: "authentication error" });
     const rt = runtimeFor(c.env);
     return explain(c.req.query("url") ?? null, c.req.raw.headers, c.req.query("method")?.toUpperCase() ?? "GET", {
       config, tagIndex: rt.tagIndex, origin: rt.origin, openCache: rt.openCache, now,

@@ -137,3 +137,12 @@ export function buildKey(url: URL, headers: Headers, options: KeyOptions): Cache
   if (language !== undefined) result.language = language;
   return result;
 }
+
+/**
+ * The Cache API keys of every language variant of a URL (one key when languages are not keyed for
+ * its rule). Purges and invalidations reach all of them.
+ */
+export function keysForUrl(url: URL, options: KeyOptions): string[] {
+  const languages = options.languages.length ? options.languages : [undefined];
+  return [...new Set(languages.map((lang) => buildKey(url, new Headers(lang ? { "accept-language": lang } : {}), options).key))];
+}

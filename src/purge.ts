@@ -10,7 +10,7 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { Config } from "./config.ts";
-import { buildKey, type KeyOptions, normalisePath } from "./key.ts";
+import { buildKey, type KeyOptions, keysForUrl, normalisePath } from "./key.ts";
 import { readWhole, keyRequest } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { EVERYTHING_TAG, hostTag, pathPrefixes, prefixTag, tagProblem, urlTag } from "./tags.ts";
@@ -109,6 +109,30 @@ export function ipAllowed(ip: string | null, allow: readonly string[]): boolean 
   });
 }
 
+/** Why a request to a control endpoint (purge, explain) is refused, or null when it may go on. */
+export type AuthFailure = { status: 403 } | { status: 429; retryAfter: number } | { status: 401 };
+
+/**
+ * The one authentication sequence for the worker's control endpoints: IP allow-list, then the
+ * failure limiter (before the token on purpose: while blocked, even a right guess is not
+ * confirmed), then the bearer token in constant time. Missing, malformed and wrong tokens are one
+ * failure (no oracle), counted against the client's address.
+ */
+export async function authenticate(
+  request: Request, secret: string, limiter: ReturnType<typeof createFailureLimiter>, allow: readonly string[],
+): Promise<AuthFailure | null> {
+  const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
+  if (!ipAllowed(ip, allow)) return { status: 403 };
+  const wait = limiter.blockedFor(ip);
+  if (wait > 0) return { status: 429, retryAfter: wait };
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
+  if (!match || !(await tokenMatches(match[1]!, secret))) {
+    limiter.fail(ip);
+    return { status: 401 };
+  }
+  return null;
+}
+
 interface Plan {
   tags: string[];
   localKeys: string[];
@@ -138,7 +162,6 @@ async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
     if (problem) return `tags: "${raw.slice(0, 64)}" is ${problem}`;
     out.tags.push(tag);
   }
-  const languages = deps.keyOptions.languages.length ? deps.keyOptions.languages : [undefined];
   for (const item of files) {
     const raw = typeof item === "string" ? item : item.url;
     const url = parseHttpUrl(raw);
@@ -146,10 +169,7 @@ async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
     const key = buildKey(url, new Headers(), deps.keyOptions);
     out.tags.push(await urlTag(key.url));
     // Delete the entries in this location at once, every language variant of the URL.
-    for (const lang of languages) {
-      const headers = new Headers(lang ? { "accept-language": lang } : {});
-      out.localKeys.push(buildKey(url, headers, deps.keyOptions).key);
-    }
+    out.localKeys.push(...keysForUrl(url, deps.keyOptions));
   }
   for (const raw of prefixes) {
     const url = parseHttpUrl(/^https?:\/\//i.test(raw) ? raw : `https://${raw}`);
@@ -189,19 +209,12 @@ export async function handlePurge(
 ): Promise<Response> {
   if (!secret) return fail(404, 10404, "not found: the purge API is disabled (no PURGE_TOKEN secret is set)");
   if (request.method !== "POST") return fail(405, 10405, "method not allowed: use POST", { allow: "POST" });
-  const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
-  if (!ipAllowed(ip, deps.config.purgeAllowIps)) return fail(403, 10403, "forbidden");
-  // Checked before the token on purpose: while blocked, even a right guess is not confirmed.
-  const wait = limiter.blockedFor(ip);
-  if (wait > 0) return fail(429, 10429, `too many failed authentications from this address; retry in ${wait} s`, { "retry-after": String(wait) });
-
-  const auth = request.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-  if (!match || !(await tokenMatches(match[1]!, secret))) {
-    limiter.fail(ip);
-    // One answer for missing, malformed and wrong tokens: no oracle.
-    return fail(401, 10000, "authentication error", { "www-authenticate": 'Bearer realm="edge-cache purge"' });
+  const denied = await authenticate(request, secret, limiter, deps.config.purgeAllowIps);
+  if (denied?.status === 403) return fail(403, 10403, "forbidden");
+  if (denied?.status === 429) {
+    return fail(429, 10429, `too many failed authentications from this address; retry in ${denied.retryAfter} s`, { "retry-after": String(denied.retryAfter) });
   }
+  if (denied) return fail(401, 10000, "authentication error", { "www-authenticate": 'Bearer realm="edge-cache purge"' });
 
   if (!request.body) return fail(400, 1012, "request body is empty: send a JSON object");
   const bytes = await readWhole(request.body, MAX_PURGE_BODY_BYTES, request.headers.get("content-length")).catch(() => null);

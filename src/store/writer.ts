@@ -5,7 +5,7 @@
  */
 import type { SharedFill } from "../coalesce.ts";
 import type { Config, Rule } from "../config.ts";
-import { buildKey, type CacheKey, type KeyOptions, variantKey } from "../key.ts";
+import { type CacheKey, type KeyOptions, keysForUrl, variantKey } from "../key.ts";
 import { logEvent, logFault } from "../log.ts";
 import type { Found } from "../lookup.ts";
 import { type StoreDecision, storeDecision, varyFields } from "../policy.ts";
@@ -176,10 +176,8 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
       }
       try {
         const cache = await openCache();
-        const languages = config.languages.length ? config.languages : [undefined];
         for (const u of urls) {
-          const keys = new Set(languages.map((lang) => buildKey(u, new Headers(lang ? { "accept-language": lang } : {}), keyOptions).key));
-          for (const k of keys) {
+          for (const k of keysForUrl(u, keyOptions)) {
             if (invalidatedAt.size >= INVALIDATIONS_KEPT) invalidatedAt.clear();
             invalidatedAt.set(k, now());
             const stored = await cache.match(keyRequest(k));
