@@ -82,7 +82,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const zonePurger = config.zoneId && env.CF_API_TOKEN
       ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: options.zonePurgeBackoffMs })
       : null;
-    const origin = createOriginClient({ fetcher: env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
+    const origin = createOriginClient({ fetcher: config.origins.length ? undefined : env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
     runtime = { pipeline: createPipeline({ config, now, origin, tagIndex, openCache }), origin, tagIndex, zonePurger, openCache };
     return runtime;
   }
