@@ -5,15 +5,13 @@
  * large) or takes too long. Every lead is settled in a `finally`, so nothing leaks when the origin fails.
  */
 
-/** What a leader shares: the stored response, whole. */
+import type { StoredEntry } from "./store/entries.ts";
+
+/** What a leader shares: the stored entry, its body as bytes. */
 export interface SharedFill {
-  status: number;
-  statusText: string;
-  /** The stored headers (entry metadata included), as cache.match would return them. */
-  headers: Headers;
-  body: Uint8Array | null;
+  entry: StoredEntry;
   /** The key it was stored under and the request headers it varies on: a waiter may use it only if its own variant key is the same. */
-  cacheKey: string;
+  storeKey: string;
   varyNames: string[];
 }
 

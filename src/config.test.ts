@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_RULES, parseConfig } from "../../src/config.ts";
+import { ConfigError, parseConfig } from "./config.ts";
+import { DEFAULT_RULES } from "./defaults.ts";
 
 describe("parseConfig", () => {
   it("defaults reproduce the documented policy", () => {

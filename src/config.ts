@@ -1,238 +1,185 @@
 /**
- * Configuration: parsed and validated once per isolate from wrangler vars, never per request.
+ * Configuration: parsed, validated and compiled once per isolate from wrangler vars, never per
+ * request. The result is a frozen object holding every derived value (merged cookie and parameter
+ * lists, lower-cased header sets, key options), so no request recomputes them.
  *
  * Sources (later wins):
- *   1. the defaults below, which reproduce the documented policy;
+ *   1. the defaults (defaults.ts), which reproduce the documented policy;
  *   2. `EDGE_CONFIG`: a JSON object (a string, or a TOML table under `[vars.EDGE_CONFIG]`);
- *   3. simple vars for the things people change most: `ORIGIN_URL`, `CACHE_VERSION`.
+ *   3. simple vars for the things people change most: `ORIGIN_URL`, `CACHE_VERSION`, `CF_ZONE_ID`.
  *
- * An invalid configuration throws {@link ConfigError} naming the offending field, so a
- * deploy (which evaluates the module) or `wrangler dev` fails loudly instead of every
- * request answering a mysterious 500.
+ * An invalid configuration throws {@link ConfigError} naming the offending field, so a deploy
+ * (which evaluates the module) or `wrangler dev` fails loudly instead of every request answering
+ * a mysterious 500. The schema uses zod's tree-shakable `zod/mini` build with only the English
+ * messages: the full build (and its 64 locales) was 80 % of the worker's bundle.
  */
 import ipaddr from "ipaddr.js";
-import { z } from "zod";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+import { DEFAULT_ANALYTICS_COOKIES, DEFAULT_RULES, DEFAULT_TRACKING_PARAMS, FORWARDED_BY_DEFAULT, POISONING_HEADERS } from "./defaults.ts";
 import { parseCacheControl } from "./http/cache-control.ts";
+import type { KeyOptions } from "./key.ts";
+import { matchRule } from "./policy.ts";
+
+z.config(en());
 
 /** Thrown when the configuration is invalid; `message` names the field and the reason. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** KV keys are at most 512 bytes; our tag keys add a prefix, so tags are capped below that. */
+/** Longest path pattern accepted. */
 export const MAX_PATH_PATTERN = 512;
 
-const pathPattern = z
-  .string()
-  .max(MAX_PATH_PATTERN)
-  .refine((p) => p === "*" || p.startsWith("/"), "must be \"*\" or start with \"/\"")
-  .refine((p) => !p.slice(0, -1).includes("*"), "\"*\" is only allowed at the end");
+const str = () => z.string();
+const headerName = () => z.string().check(z.regex(/^[A-Za-z0-9-]+$/));
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
+const withDefault = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) => z._default(schema, value as never);
 
-const cacheControlString = z.string().refine(
-  (v) => parseCacheControl(v).size > 0,
-  "is not a Cache-Control value",
+const pathPattern = str().check(
+  z.maxLength(MAX_PATH_PATTERN),
+  z.refine((p: string) => p === "*" || p.startsWith("/"), "must be \"*\" or start with \"/\""),
+  z.refine((p: string) => !p.slice(0, -1).includes("*"), "\"*\" is only allowed at the end"),
 );
 
-const ruleSchema = z
-  .object({
-    /** Shown in Cache-Status, logs and the explain endpoint. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "must be a simple identifier"),
-    /** Path patterns: exact ("/health"), prefix ("/static/*") or everything ("*"). */
-    paths: z.array(pathPattern).min(1),
-    /** Never cache: forward to the origin and never store (admin, health checks). */
-    bypass: z.boolean().default(false),
-    /** Cache-Control applied to the response: browsers read max-age, the edge reads s-maxage then max-age. */
-    cacheControl: cacheControlString.optional(),
-    /**
-     * "fill": apply `cacheControl` only when the origin sent no caching headers (no Cache-Control, no Expires).
-     * "override": apply it whatever the origin said, except that private / no-store / Set-Cookie are never
-     * turned into a shared entry.
-     */
-    mode: z.enum(["fill", "override"]).default("fill"),
-    /**
-     * When set, a response is stored only if its Content-Type matches one of these ("image/*" allowed),
-     * so a dynamic page answering under /static/ is never stored as a static asset.
-     */
-    contentTypes: z.array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/i)).optional(),
-    /** Tags added to every entry this rule stores (purge them all at once). */
-    tags: z.array(z.string()).default([]),
-    /** Key entries by the folded language (when `languages` is set). Off for assets that never vary by language. */
-    language: z.boolean().default(true),
-  })
-  .strict()
-  .superRefine((rule, ctx) => {
-    if (!rule.bypass && rule.cacheControl === undefined) {
-      ctx.addIssue({ code: "custom", message: "needs cacheControl unless bypass is true", path: ["cacheControl"] });
+const cacheControlString = str().check(z.refine((v: string) => parseCacheControl(v).size > 0, "is not a Cache-Control value"));
+
+const ruleSchema = z.strictObject({
+  /** Shown in Cache-Status, logs and the explain endpoint. */
+  name: str().check(z.regex(/^[a-z0-9][a-z0-9_-]*$/i, "must be a simple identifier")),
+  /** Path patterns: exact ("/health"), prefix ("/static/*") or everything ("*"). */
+  paths: z.array(pathPattern).check(z.minLength(1)),
+  /** Never cache: forward to the origin and never store (admin, health checks). */
+  bypass: withDefault(z.boolean(), false),
+  /** Cache-Control applied to the response: browsers read max-age, the edge reads s-maxage then max-age. */
+  cacheControl: z.optional(cacheControlString),
+  /**
+   * "fill": apply `cacheControl` only when the origin sent no caching headers (no Cache-Control, no Expires).
+   * "override": apply it whatever the origin said, except that private / no-store / Set-Cookie are never
+   * turned into a shared entry.
+   */
+  mode: withDefault(z.enum(["fill", "override"]), "fill"),
+  /**
+   * When set, a response is stored only if its Content-Type matches one of these ("image/*" allowed),
+   * so a dynamic page answering under /static/ is never stored as a static asset.
+   */
+  contentTypes: z.optional(z.array(str().check(z.regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/i)))),
+  /** Tags added to every entry this rule stores (purge them all at once). */
+  tags: withDefault(z.array(str()), []),
+  /** Key entries by the folded language (when `languages` is set). Off for assets that never vary by language. */
+  language: withDefault(z.boolean(), true),
+}).check(z.superRefine((rule, ctx) => {
+  if (!rule.bypass && rule.cacheControl === undefined) {
+    ctx.addIssue({ code: "custom", message: "needs cacheControl unless bypass is true", path: ["cacheControl"], input: rule });
+  }
+  if (rule.cacheControl !== undefined && !rule.bypass) {
+    const cc = parseCacheControl(rule.cacheControl);
+    if (!cc.has("max-age") && !cc.has("s-maxage")) {
+      ctx.addIssue({ code: "custom", message: "needs max-age or s-maxage", path: ["cacheControl"], input: rule });
     }
-    if (rule.cacheControl !== undefined) {
-      const cc = parseCacheControl(rule.cacheControl);
-      if (!rule.bypass && !cc.has("max-age") && !cc.has("s-maxage")) {
-        ctx.addIssue({ code: "custom", message: "needs max-age or s-maxage", path: ["cacheControl"] });
-      }
-    }
-  });
+  }
+}));
 
-export type Rule = z.infer<typeof ruleSchema>;
+export type Rule = Readonly<z.output<typeof ruleSchema>>;
 
-const STATIC_TYPES = [
-  "text/css", "text/javascript", "application/javascript", "application/json", "application/manifest+json",
-  "application/wasm", "application/pdf", "application/octet-stream", "text/plain", "image/*", "font/*",
-  "application/font-woff", "application/font-woff2", "application/x-font-ttf", "audio/*", "video/*",
-];
+const securityHeadersSchema = z.strictObject({
+  contentTypeOptions: withDefault(z.boolean(), false),
+  frameOptions: z.optional(z.enum(["DENY", "SAMEORIGIN"])),
+  /** Strict-Transport-Security max-age in seconds; 0 or absent sends nothing. */
+  hstsMaxAge: withDefault(int(0, 63072000), 0),
+  hstsIncludeSubdomains: withDefault(z.boolean(), false),
+});
 
-/** The documented default policy (README: "Default policy"). */
-export const DEFAULT_RULES: Rule[] = [
-  { name: "admin", paths: ["/admin", "/admin/*"], bypass: true, mode: "fill", tags: [], language: true },
-  { name: "health", paths: ["/health", "/health/", "/healthz"], bypass: true, mode: "fill", tags: [], language: true },
-  {
-    name: "static", paths: ["/static/*"], cacheControl: "public, max-age=31536000, immutable",
-    mode: "fill", contentTypes: STATIC_TYPES, tags: ["static-assets"], bypass: false, language: false,
-  },
-  {
-    name: "media", paths: ["/media/*"], cacheControl: "public, max-age=86400",
-    mode: "fill", contentTypes: STATIC_TYPES, tags: ["media"], bypass: false, language: false,
-  },
-  { name: "api", paths: ["/api/*"], cacheControl: "public, max-age=300, s-maxage=600", mode: "fill", tags: ["api"], bypass: false, language: true },
-  { name: "html", paths: ["*"], cacheControl: "public, max-age=300, s-maxage=1800", mode: "fill", tags: [], bypass: false, language: true },
-];
+const configSchema = z.strictObject({
+  /** Origin base URL ("https://origin.example.com"); empty means "fetch the request's own URL" (route mode). */
+  originUrl: withDefault(str(), ""),
+  /** Origins in order of preference (primary first); `originUrl` / ORIGIN_URL (comma-separated) fill this when empty. */
+  origins: withDefault(z.array(str()), []),
+  /** How long an origin that failed stays out of rotation. */
+  originCooldownMs: withDefault(int(0, 600_000), 30_000),
+  /** Default stale-if-error window (s) for entries whose origin did not set one and did not forbid it. */
+  staleIfError: withDefault(int(0, 7 * 86400), 86400),
+  /** Default stale-while-revalidate window (s), likewise. */
+  staleWhileRevalidate: withDefault(int(0, 86400), 0),
+  /** Let clients' `Cache-Control: no-cache` / `Pragma: no-cache` skip the cached copy (off: a DoS lever). */
+  honorClientNoCache: withDefault(z.boolean(), false),
+  /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
+  originTimeoutMs: withDefault(int(100, 120_000), 15_000),
+  /** Part of every key: bump it on deploy to start from an empty cache. */
+  cacheVersion: withDefault(str().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]")), "1"),
+  /** Name passed to caches.open(). */
+  cacheName: withDefault(str().check(z.minLength(1), z.maxLength(64)), "edge-cache"),
+  /** Path rules, merged into the defaults by name (see mergeRules); `replaceRules: true` takes them as the whole policy. */
+  rules: withDefault(z.array(ruleSchema), []),
+  replaceRules: withDefault(z.boolean(), false),
+  analyticsCookies: withDefault(z.array(str().check(z.minLength(1))), DEFAULT_ANALYTICS_COOKIES),
+  /** Extra analytics cookie patterns, added to the defaults rather than replacing them. */
+  extraAnalyticsCookies: withDefault(z.array(str().check(z.minLength(1))), []),
+  /** A request carrying any of these cookies bypasses the cache (Django: sessionid). */
+  sessionCookies: withDefault(z.array(str().check(z.minLength(1))).check(z.minLength(1)), ["sessionid"]),
+  trackingParams: withDefault(z.array(str().check(z.minLength(1))), DEFAULT_TRACKING_PARAMS),
+  extraTrackingParams: withDefault(z.array(str().check(z.minLength(1))), []),
+  /** Supported languages, first is the default. When set, Accept-Language is folded to one of these and keyed. */
+  languages: withDefault(z.array(str().check(z.regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i))), []),
+  /** Edge TTL for 404 / 410 (negative caching); the origin can shorten it, never lengthen it. */
+  negativeTtl: withDefault(int(0, 3600), 60),
+  /** Largest body stored (bytes); larger responses are served but not cached. */
+  maxEntryBytes: withDefault(int(1024, 512 * 1024 * 1024), 16 * 1024 * 1024),
+  /** In-isolate memory tier in front of the Cache API: how long an object is held (ms; 0 turns it off) and bytes in all. */
+  memoryCacheMs: withDefault(int(0, 60_000), 1000),
+  memoryCacheBytes: withDefault(int(0, 64 * 1024 * 1024), 8 * 1024 * 1024),
+  /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
+  allowNocacheParam: withDefault(z.boolean(), false),
+  /** Request headers never forwarded to the origin (cache-poisoning vectors), added to the hop-by-hop list. */
+  stripRequestHeaders: withDefault(z.array(headerName()), POISONING_HEADERS),
+  /** Cacheable requests carry only these client headers to the origin (plus our own). */
+  forwardHeaders: withDefault(z.array(headerName()), FORWARDED_BY_DEFAULT),
+  /** Longest request URL accepted (bytes); longer: 414 without asking the origin. */
+  maxUrlLength: withDefault(int(256, 65536), 8192),
+  /** Largest total of request header names and values (bytes); larger: 431 without asking the origin. */
+  maxHeaderBytes: withDefault(int(1024, 131072), 32768),
+  /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */
+  forwardedHeaders: withDefault(z.boolean(), true),
+  securityHeaders: withDefault(securityHeadersSchema, { contentTypeOptions: false, hstsMaxAge: 0, hstsIncludeSubdomains: false }),
+  /** Response headers tags are read from, in order (the origin's Cache-Tag may be stripped by Cloudflare). */
+  tagHeaders: withDefault(z.array(headerName()), ["Cache-Tag", "Surrogate-Key", "X-Cache-Tag"]),
+  /** Debug switch: expose the cache key and tags to clients (X-Edge-Key, X-Edge-Tags). Off in production. */
+  debugHeaders: withDefault(z.boolean(), false),
+  /** How long an isolate trusts a tag timestamp it read from KV before reading it again. */
+  tagCheckMemoMs: withDefault(int(0, 60_000), 1000),
+  /** Give up on the KV purge check after this long and serve the entry (logged). */
+  tagCheckTimeoutMs: withDefault(int(10, 10_000), 500),
+  /** Path of the purge API. Reachable only when the PURGE_TOKEN secret is set. */
+  purgePath: withDefault(str().check(z.regex(/^\/[A-Za-z0-9._~/-]*$/)), "/__edge/purge"),
+  /** Path of the explain endpoint (GET ?url=...). Reachable only with EXPLAIN_TOKEN (or PURGE_TOKEN) set. */
+  explainPath: withDefault(str().check(z.regex(/^\/[A-Za-z0-9._~/-]*$/)), "/__edge/explain"),
+  /** Client IPs / CIDRs allowed to call the purge API (empty: any IP with the token). */
+  purgeAllowIps: withDefault(z.array(str().check(z.refine(isIpOrCidr, "is not an IP address or CIDR range"))), []),
+  /** Cloudflare zone id for zone purge (with the CF_API_TOKEN secret); empty: KV invalidation only. */
+  zoneId: withDefault(str().check(z.regex(/^[a-f0-9]{0,64}$/i)), ""),
+  /** Cloudflare API base URL (tests point it at a local fake). */
+  zonePurgeApi: withDefault(z.url(), "https://api.cloudflare.com/client/v4"),
+});
 
-/** Cookie name patterns ("_ga_*" matches by prefix), compared case-sensitively as browsers do. */
-export const DEFAULT_ANALYTICS_COOKIES = [
-  "_ga", "_ga_*", "_gid", "_gat", "_gat_*", "__utma", "__utmb", "__utmc", "__utmt", "__utmv", "__utmz", "__utm*",
-  "_fbp", "_fbc", "_gcl_*", "_hjid", "_hj*", "_uetsid", "_uetvid", "_clck", "_clsk", "ajs_anonymous_id",
-];
+type Parsed = z.output<typeof configSchema>;
 
-/** Query parameter name patterns dropped from the key and from the origin request (case-insensitive). */
-export const DEFAULT_TRACKING_PARAMS = [
-  "utm_*", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "mc_cid", "mc_eid",
-  "_ga", "_gl", "yclid", "igshid", "twclid", "ttclid", "li_fat_id",
-];
+/** Values computed once from the parsed options. */
+interface Derived {
+  /** Origins in order, from `origins` or `originUrl` / ORIGIN_URL. */
+  origins: readonly string[];
+  /** The rules in effect (defaults merged, or replaced). */
+  rules: readonly Rule[];
+  /** Analytics cookie patterns, defaults and extras merged. */
+  analyticsPatterns: readonly string[];
+  keyOptions: KeyOptions;
+  /** Lower-cased: response headers tags are read from; request headers never forwarded; allow-list for cacheable requests. */
+  tagHeaderNames: readonly string[];
+  stripHeaderNames: readonly string[];
+  forwardHeaderNames: ReadonlySet<string>;
+}
 
-/** Headers clients use to make an origin build a different page than the URL says (cache poisoning). */
-export const POISONING_HEADERS = [
-  "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
-  "X-Forwarded-Proto", "X-Forwarded-For", "Forwarded", "X-Host", "X-Original-Host", "X-Original-URL",
-  "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Real-IP",
-  "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-ProxyUser-Ip", "Proxy",
-];
-
-/** Client headers cacheable requests forward by default (see `forwardHeaders`). */
-export const FORWARDED_BY_DEFAULT = [
-  "Accept", "Accept-Encoding", "Accept-Language", "User-Agent", "Cookie", "Authorization",
-  "CF-Connecting-IP", "CF-Ray", "CF-Visitor", "X-Request-ID", "Traceparent", "Tracestate",
-];
-
-const securityHeadersSchema = z
-  .object({
-    contentTypeOptions: z.boolean().default(false),
-    frameOptions: z.enum(["DENY", "SAMEORIGIN"]).optional(),
-    /** Strict-Transport-Security max-age in seconds; 0 or absent sends nothing. */
-    hstsMaxAge: z.number().int().min(0).max(63072000).default(0),
-    hstsIncludeSubdomains: z.boolean().default(false),
-  })
-  .strict();
-
-const configSchema = z
-  .object({
-    /** Origin base URL ("https://origin.example.com"); empty means "fetch the request's own URL" (route mode). */
-    originUrl: z.string().default(""),
-    /**
-     * Origins in order of preference (primary first); a failing one is skipped for `originCooldownMs`.
-     * `originUrl` / ORIGIN_URL (comma-separated allowed) fill this in when it is empty.
-     */
-    origins: z.array(z.string()).default([]),
-    /** How long an origin that failed stays out of rotation. */
-    originCooldownMs: z.number().int().min(0).max(600_000).default(30_000),
-    /** Default stale-if-error window (s) for entries whose origin did not set one and did not forbid it. */
-    staleIfError: z.number().int().min(0).max(7 * 86400).default(86400),
-    /** Default stale-while-revalidate window (s), likewise. */
-    staleWhileRevalidate: z.number().int().min(0).max(86400).default(0),
-    /** Let clients' `Cache-Control: no-cache` / `Pragma: no-cache` skip the cached copy (off: a DoS lever). */
-    honorClientNoCache: z.boolean().default(false),
-    /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
-    originTimeoutMs: z.number().int().min(100).max(120_000).default(15_000),
-    /** Part of every key: bump it on deploy to start from an empty cache. */
-    cacheVersion: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]").default("1"),
-    /** Name passed to caches.open(). */
-    cacheName: z.string().min(1).max(64).default("edge-cache"),
-    /**
-     * Path rules, merged into the defaults by name: a rule named like a default ("html", "static",
-     * "admin", ...) replaces it in place; rules with new names come right after the admin/health
-     * bypasses, in the order given.
-     * With `replaceRules: true` the list is taken as the whole policy instead.
-     */
-    rules: z.array(ruleSchema).default([]),
-    replaceRules: z.boolean().default(false),
-    analyticsCookies: z.array(z.string().min(1)).default(DEFAULT_ANALYTICS_COOKIES),
-    /** Extra analytics cookie patterns, added to the defaults rather than replacing them. */
-    extraAnalyticsCookies: z.array(z.string().min(1)).default([]),
-    /** A request carrying any of these cookies bypasses the cache (Django: sessionid). */
-    sessionCookies: z.array(z.string().min(1)).min(1).default(["sessionid"]),
-    trackingParams: z.array(z.string().min(1)).default(DEFAULT_TRACKING_PARAMS),
-    extraTrackingParams: z.array(z.string().min(1)).default([]),
-    /**
-     * Supported languages, first is the default. When set, Accept-Language is folded to one of
-     * these, keyed, and forwarded to the origin in that folded form. Empty: language is not keyed.
-     */
-    languages: z.array(z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i)).default([]),
-    /** Edge TTL for 404 / 410 (negative caching); the origin can shorten it, never lengthen it. */
-    negativeTtl: z.number().int().min(0).max(3600).default(60),
-    /**
-     * Largest body stored (bytes). Bodies are read whole before they are stored, so that a
-     * truncated one never is; larger responses are served but not cached.
-     */
-    maxEntryBytes: z.number().int().min(1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
-    /**
-     * In-isolate memory tier in front of the Cache API: how long an object is held (ms; 0 turns it
-     * off) and how many bytes in all. Purges stay exact (checked on every hit); a local invalidation
-     * made by another isolate reaches this one's copy within memoryCacheMs.
-     */
-    memoryCacheMs: z.number().int().min(0).max(60_000).default(1000),
-    memoryCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
-    /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
-    allowNocacheParam: z.boolean().default(false),
-    /**
-     * Request headers never forwarded to the origin: they are not part of the key, and origins
-     * (Django's USE_X_FORWARDED_HOST, IIS/Symfony URL rewriting, method overrides) act on them,
-     * which is how caches get poisoned. Added to the built-in hop-by-hop list.
-     */
-    stripRequestHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(POISONING_HEADERS),
-    /**
-     * Cacheable requests carry only these client headers to the origin (plus the Cookie left after
-     * stripping, the folded Accept-Language and our X-Forwarded-*): a header the key does not hold
-     * cannot shape a page stored for everyone. Add a header here when your origin varies on it
-     * (and says so with Vary). Bypassed requests carry everything but `stripRequestHeaders`.
-     */
-    forwardHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(FORWARDED_BY_DEFAULT),
-    /** Longest request URL accepted (bytes); longer: 414 without asking the origin. */
-    maxUrlLength: z.number().int().min(256).max(65536).default(8192),
-    /** Largest total of request header names and values (bytes); larger: 431 without asking the origin. */
-    maxHeaderBytes: z.number().int().min(1024).max(131072).default(32768),
-    /** Send X-Forwarded-Host / -Proto / -For to the origin (set by us, never copied from the client). */
-    forwardedHeaders: z.boolean().default(true),
-    securityHeaders: securityHeadersSchema.default({ contentTypeOptions: false, hstsMaxAge: 0, hstsIncludeSubdomains: false }),
-    /** Response headers tags are read from, in order (the origin's Cache-Tag may be stripped by Cloudflare). */
-    tagHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/)).default(["Cache-Tag", "Surrogate-Key", "X-Cache-Tag"]),
-    /** Debug switch: expose the cache key and tags to clients (X-Edge-Key, X-Edge-Tags). Off in production. */
-    debugHeaders: z.boolean().default(false),
-    /** How long an isolate trusts a tag timestamp it read from KV before reading it again. */
-    tagCheckMemoMs: z.number().int().min(0).max(60_000).default(1000),
-    /** Give up on the KV purge check after this long and serve the entry (logged): KV trouble must not take the site down. */
-    tagCheckTimeoutMs: z.number().int().min(10).max(10_000).default(500),
-    /** Path of the purge API. Reachable only when the PURGE_TOKEN secret is set. */
-    purgePath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default("/__edge/purge"),
-    /** Path of the explain endpoint (GET ?url=...). Reachable only with EXPLAIN_TOKEN (or PURGE_TOKEN) set. */
-    explainPath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default("/__edge/explain"),
-    /** Client IPs / CIDRs allowed to call the purge API (empty: any IP with the token). */
-    purgeAllowIps: z.array(z.string().refine(isIpOrCidr, "is not an IP address or CIDR range")).default([]),
-    /** Cloudflare zone id for zone purge (with the CF_API_TOKEN secret); empty: KV invalidation only. */
-    zoneId: z.string().regex(/^[a-f0-9]{0,64}$/i).default(""),
-    /** Cloudflare API base URL (tests point it at a local fake). */
-    zonePurgeApi: z.string().url().default("https://api.cloudflare.com/client/v4"),
-  })
-  .strict();
-
-export type Config = z.infer<typeof configSchema>;
+/** The compiled configuration: every option plus derived values, deeply frozen. */
+export type Config = Readonly<Omit<Parsed, "origins" | "rules">> & Readonly<Derived>;
 export type SecurityHeaders = Config["securityHeaders"];
 
 /** The wrangler vars and secrets the config is read from (bindings live in Env). */
@@ -243,64 +190,81 @@ export interface ConfigVars {
   CF_ZONE_ID?: string;
 }
 
-/** Parse and validate; throws ConfigError with every problem named ("rules[2].cacheControl: ..."). */
+/** Parse, validate and compile; throws ConfigError with every problem named ("rules[2].cacheControl: ..."). */
 export function parseConfig(vars: ConfigVars): Config {
-  let raw: Record<string, unknown> = {};
-  if (vars.EDGE_CONFIG !== undefined && vars.EDGE_CONFIG !== "") {
-    if (typeof vars.EDGE_CONFIG === "string") {
-      try {
-        raw = JSON.parse(vars.EDGE_CONFIG) as Record<string, unknown>;
-      } catch (e) {
-        throw new ConfigError(`EDGE_CONFIG is not valid JSON: ${(e as Error).message}`);
-      }
-    } else {
-      raw = vars.EDGE_CONFIG as Record<string, unknown>;
-    }
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-      throw new ConfigError("EDGE_CONFIG must be a JSON object");
-    }
-  }
-  const merged: Record<string, unknown> = { ...raw };
+  const merged: Record<string, unknown> = { ...readEdgeConfig(vars.EDGE_CONFIG) };
   if (vars.ORIGIN_URL) merged.originUrl = vars.ORIGIN_URL;
   if (vars.CACHE_VERSION) merged.cacheVersion = vars.CACHE_VERSION;
   if (vars.CF_ZONE_ID) merged.zoneId = vars.CF_ZONE_ID;
-
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const reasons = result.error.issues.map((i) => `${formatPath(i.path) || "EDGE_CONFIG"}: ${i.message}`);
     throw new ConfigError(`invalid edge-cache configuration: ${reasons.join("; ")}`);
   }
-  const config = result.data;
-  if (config.origins.length === 0 && config.originUrl !== "") {
-    config.origins = config.originUrl.split(",").map((u) => u.trim()).filter(Boolean);
-  }
-  config.origins.forEach((origin, i) => {
-    const field = `origins[${i}]`;
-    let url: URL;
+  return compile(result.data);
+}
+
+function readEdgeConfig(raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === "") return {};
+  let value = raw;
+  if (typeof raw === "string") {
     try {
-      url = new URL(origin);
-    } catch {
-      throw new ConfigError(`invalid edge-cache configuration: ${field}: "${origin}" is not a URL (originUrl / ORIGIN_URL)`);
+      value = JSON.parse(raw);
+    } catch (e) {
+      throw new ConfigError(`EDGE_CONFIG is not valid JSON: ${(e as Error).message}`);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError(`invalid edge-cache configuration: ${field}: must be http or https (originUrl / ORIGIN_URL)`);
-    }
-    if (url.search || url.hash) {
-      throw new ConfigError(`invalid edge-cache configuration: ${field}: must not have a query or fragment`);
-    }
-  });
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new ConfigError("EDGE_CONFIG must be a JSON object");
+  return value as Record<string, unknown>;
+}
+
+function compile(parsed: Parsed): Config {
+  const origins = parsed.origins.length ? parsed.origins : parsed.originUrl.split(",").map((u) => u.trim()).filter(Boolean);
+  origins.forEach(checkOrigin);
+  const rules = effectiveRules(parsed.rules, parsed.replaceRules);
+  const lower = (names: readonly string[]) => names.map((n) => n.toLowerCase());
+  const config: Config = {
+    ...parsed,
+    origins,
+    rules,
+    analyticsPatterns: [...parsed.analyticsCookies, ...parsed.extraAnalyticsCookies],
+    keyOptions: {
+      cacheVersion: parsed.cacheVersion,
+      trackingParams: lower([...parsed.trackingParams, ...parsed.extraTrackingParams]),
+      languages: parsed.languages,
+      languageKeyed: (path) => matchRule(path, rules)?.language ?? true,
+    },
+    tagHeaderNames: lower(parsed.tagHeaders),
+    stripHeaderNames: lower(parsed.stripRequestHeaders),
+    forwardHeaderNames: new Set(lower(parsed.forwardHeaders)),
+  };
+  return deepFreeze(config);
+}
+
+function checkOrigin(origin: string, i: number): void {
+  const field = `origins[${i}]`;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new ConfigError(`invalid edge-cache configuration: ${field}: "${origin}" is not a URL (originUrl / ORIGIN_URL)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`invalid edge-cache configuration: ${field}: must be http or https (originUrl / ORIGIN_URL)`);
+  }
+  if (url.search || url.hash) throw new ConfigError(`invalid edge-cache configuration: ${field}: must not have a query or fragment`);
+}
+
+function effectiveRules(rules: readonly Rule[], replace: boolean): Rule[] {
   const names = new Set<string>();
-  for (const rule of config.rules) {
+  for (const rule of rules) {
     const name = rule.name.toLowerCase();
     if (names.has(name)) throw new ConfigError(`invalid edge-cache configuration: rules: duplicate rule name "${rule.name}"`);
     names.add(name);
   }
-  if (config.replaceRules) {
-    if (config.rules.length === 0) throw new ConfigError("invalid edge-cache configuration: rules: replaceRules needs at least one rule");
-  } else {
-    config.rules = mergeRules(DEFAULT_RULES, config.rules);
-  }
-  return config;
+  if (!replace) return mergeRules(DEFAULT_RULES, rules);
+  if (rules.length === 0) throw new ConfigError("invalid edge-cache configuration: rules: replaceRules needs at least one rule");
+  return [...rules];
 }
 
 /**
@@ -322,11 +286,17 @@ export function mergeRules(base: readonly Rule[], extra: readonly Rule[]): Rule[
   return [...out.slice(0, bypasses), ...added, ...out.slice(bypasses)];
 }
 
-function isIpOrCidr(value: string): boolean {
-  return ipaddr.isValid(value) || (value.includes("/") && isCidr(value));
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value) && !(value instanceof Set)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
-function isCidr(value: string): boolean {
+function isIpOrCidr(value: string): boolean {
+  if (ipaddr.isValid(value)) return true;
+  if (!value.includes("/")) return false;
   try {
     ipaddr.parseCIDR(value);
     return true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ANALYTICS_COOKIES } from "../../src/config.ts";
-import { analyseCookies, matchesAny } from "../../src/cookies.ts";
+import { DEFAULT_ANALYTICS_COOKIES } from "./defaults.ts";
+import { analyseCookies, matchesAny } from "./cookies.ts";
 
 const A = DEFAULT_ANALYTICS_COOKIES;
 const S = ["sessionid"];

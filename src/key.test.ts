@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_TRACKING_PARAMS } from "../../src/config.ts";
-import { buildKey, foldLanguage, normalisePath, normaliseQuery } from "../../src/key.ts";
+import { DEFAULT_TRACKING_PARAMS } from "./defaults.ts";
+import { buildKey, foldLanguage, normalisePath, normaliseQuery } from "./key.ts";
 
 const opts = { cacheVersion: "1", trackingParams: DEFAULT_TRACKING_PARAMS, languages: [] as string[] };
 const key = (url: string, headers: HeadersInit = {}, o = opts) => buildKey(new URL(url), new Headers(headers), o);

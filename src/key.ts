@@ -6,9 +6,7 @@
  * normalised form. Nothing a client can do with `;`, duplicate or encoded parameters, `//` or
  * `%2e` makes the key and the origin request disagree.
  */
-import type { Config } from "./config.ts";
 import { matchesAny } from "./cookies.ts";
-import { matchRule } from "./policy.ts";
 
 export interface KeyOptions {
   cacheVersion: string;
@@ -17,17 +15,6 @@ export interface KeyOptions {
   languages: readonly string[];
   /** Whether a (normalised) path is keyed by language (its rule's `language`); default: yes. */
   languageKeyed?: (path: string) => boolean;
-}
-
-/** Key options from the configuration (default and extra tracking parameters merged, lower-cased). */
-export function keyOptionsFor(config: Config): KeyOptions {
-  const tracking = [...config.trackingParams, ...config.extraTrackingParams].map((p) => p.toLowerCase());
-  return {
-    cacheVersion: config.cacheVersion,
-    trackingParams: tracking,
-    languages: config.languages,
-    languageKeyed: (path) => matchRule(path, config.rules)?.language ?? true,
-  };
 }
 
 export interface CacheKey {

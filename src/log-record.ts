@@ -16,7 +16,7 @@ export interface RequestRecord {
   /** Cache-Status detail (rule name, bypass reason, purged, stale-if-error, ...). */
   detail: string;
   rule: string;
-  /** First 12 hex chars of SHA-256(cache key): groups requests per entry without logging URLs' queries. */
+  /** 12 hex chars of a hash of the cache key: groups requests per entry without logging URLs' queries. */
   key: string;
   /** Time spent waiting for the origin (ms; 0 when it was not asked). */
   originMs: number;

@@ -21,29 +21,6 @@ export function matchRuleWithPattern(path: string, rules: readonly Rule[]): { ru
   return undefined;
 }
 
-export type BypassReason = "method" | "rule" | "session" | "authorization" | "nocache-param";
-
-export interface RequestFacts {
-  method: string;
-  rule: Rule | undefined;
-  sessionCookies: readonly string[];
-  hasAuthorization: boolean;
-  nocacheParam: boolean;
-}
-
-/** Why this request must not be answered from (or stored in) the cache; null when it may. */
-export function bypassReason(req: RequestFacts): BypassReason | null {
-  // RFC 9111 §2: "caches ... may only cache responses to GET"; HEAD is answered from GET entries.
-  if (req.method !== "GET" && req.method !== "HEAD") return "method";
-  if (req.rule?.bypass) return "rule";
-  if (req.sessionCookies.length > 0) return "session";
-  // RFC 9111 §3.5: a shared cache must not reuse a response to a request with Authorization
-  // unless the response explicitly allows it; we do not send such requests through the cache at all.
-  if (req.hasAuthorization) return "authorization";
-  if (req.nocacheParam) return "nocache-param";
-  return null;
-}
-
 /**
  * A request too large to handle: RFC 9110 §15.5.15 (414 URI Too Long) and RFC 6585 §5
  * (431 Request Header Fields Too Large). Answered by us, never forwarded, never stored.

@@ -10,8 +10,9 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { Config } from "./config.ts";
-import { buildKey, type KeyOptions, keysForUrl, normalisePath } from "./key.ts";
-import { readWhole, keyRequest } from "./store/entries.ts";
+import { buildKey, keysForUrl, normalisePath } from "./key.ts";
+import { readWhole } from "./store/entries.ts";
+import type { TieredStore } from "./store/tier.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import { EVERYTHING_TAG, hostTag, pathPrefixes, prefixTag, tagProblem, urlTag } from "./tags.ts";
 import { logEvent } from "./log.ts";
@@ -43,10 +44,9 @@ type PurgeBody = z.infer<typeof purgeSchema>;
 
 export interface PurgeDeps {
   config: Config;
-  keyOptions: KeyOptions;
   tagIndex: TagIndex;
   zonePurger: ZonePurger | null;
-  openCache: () => Promise<Cache>;
+  store: TieredStore;
   waitUntil: (p: Promise<unknown>) => void;
 }
 
@@ -166,10 +166,10 @@ async function plan(body: PurgeBody, deps: PurgeDeps): Promise<Plan | string> {
     const raw = typeof item === "string" ? item : item.url;
     const url = parseHttpUrl(raw);
     if (!url) return `files: "${raw.slice(0, 64)}" is not an absolute http(s) URL`;
-    const key = buildKey(url, new Headers(), deps.keyOptions);
+    const key = buildKey(url, new Headers(), deps.config.keyOptions);
     out.tags.push(await urlTag(key.url));
     // Delete the entries in this location at once, every language variant of the URL.
-    out.localKeys.push(...keysForUrl(url, deps.keyOptions));
+    out.localKeys.push(...keysForUrl(url, deps.config.keyOptions));
   }
   for (const raw of prefixes) {
     const url = parseHttpUrl(/^https?:\/\//i.test(raw) ? raw : `https://${raw}`);
@@ -242,8 +242,7 @@ export async function handlePurge(
   }
   let deleted = 0;
   if (p.localKeys.length) {
-    const cache = await deps.openCache();
-    const results = await Promise.all(p.localKeys.map((k) => cache.delete(keyRequest(k)).catch(() => false)));
+    const results = await Promise.all(p.localKeys.map((k) => deps.store.delete(k).catch(() => false)));
     deleted = results.filter(Boolean).length;
   }
   if (deps.zonePurger) {

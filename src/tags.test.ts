@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { derivedTags, hostTag, MAX_TAG_BYTES, parseTagHeaders, pathPrefixes, prefixTag, tagProblem, urlTag } from "../../src/tags.ts";
+import { derivedTags, hostTag, MAX_TAG_BYTES, parseTagHeaders, pathPrefixes, prefixTag, tagProblem, urlTag } from "./tags.ts";
 
 const NAMES = ["cache-tag", "surrogate-key", "x-cache-tag"];
 const parse = (h: Record<string, string>, budget = MAX_TAG_BYTES) => parseTagHeaders(new Headers(h), NAMES, budget);

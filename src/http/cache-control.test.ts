@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deltaSeconds, formatCacheControl, parseCacheControl } from "../../src/http/cache-control.ts";
+import { deltaSeconds, formatCacheControl, parseCacheControl } from "./cache-control.ts";
 
 describe("parseCacheControl (RFC 9111 §5.2)", () => {
   it.each([

@@ -13,6 +13,7 @@
  */
 import { logFault } from "../log.ts";
 import { hashHex } from "../tags.ts";
+import { MAX_ENTRY_LIFETIME_S } from "./entries.ts";
 
 /** KV get(keys[]) reads at most 100 keys in one operation. */
 export const KV_BULK_GET_MAX = 100;
@@ -20,8 +21,6 @@ export const KV_BULK_GET_MAX = 100;
 export const KV_MAX_KEY_BYTES = 512;
 /** KV allows one write per second to the same key. */
 export const KV_WRITE_INTERVAL_MS = 1000;
-/** Entries live at most this long (Cache API lifetime cap), so a timestamp older than that can expire. */
-export const MAX_ENTRY_LIFETIME_S = 366 * 86400;
 /** Memo size bound (entries); beyond it the oldest half is dropped. */
 const MEMO_MAX = 50_000;
 

@@ -5,15 +5,15 @@
  */
 import type { SharedFill } from "../coalesce.ts";
 import type { Config, Rule } from "../config.ts";
-import { type CacheKey, type KeyOptions, keysForUrl, variantKey } from "../key.ts";
+import { type CacheKey, keysForUrl, variantKey } from "../key.ts";
 import { logEvent, logFault } from "../log.ts";
-import type { Found } from "../lookup.ts";
 import { type StoreDecision, storeDecision, varyFields } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
 import { MAX_VARY_FIELDS, varyHash } from "../vary.ts";
 import {
-  type EntryMeta, expectedLength, graceOf, keyRequest, markerResponse, originHeadersOf, readMarker, readWhole, toStored,
+  bodyBytes, discard, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type StoredEntry,
 } from "./entries.ts";
+import type { TieredStore } from "./tier.ts";
 
 /** A response judged storable, with everything needed to store it. */
 export interface Prepared {
@@ -22,33 +22,27 @@ export interface Prepared {
   /** The base key, or the variant key when the response varies. */
   storeKey: string;
   varyNames: string[];
-  /** How long the Cache API keeps it: freshness plus any stale use. */
-  keepFor: number;
 }
 
-export interface WriterDeps {
-  config: Config;
-  keyOptions: KeyOptions;
-  now: () => number;
-  openCache: () => Promise<Cache>;
-}
+export type Judged = { prepared: Prepared } | { reason: string; cacheControl: string | null };
+
+/** The outcome of a 304: the refreshed entry to store, or (no longer storable) the response to send. */
+export type Revalidated = { stored: true; entry: StoredEntry } | { stored: false; entry: StoredEntry };
+
+/** Local invalidations kept (per isolate) so a fill that began before one is not stored after it. */
+const INVALIDATIONS_KEPT = 10_000;
+/** Marker lifetime after a local invalidation renews it. */
+const MARKER_RENEW_S = 86400;
 
 export type Writer = ReturnType<typeof createWriter>;
 
-export function createWriter({ config, keyOptions, now, openCache }: WriterDeps) {
-  const tagHeaders = config.tagHeaders.map((h) => h.toLowerCase());
+export function createWriter(config: Config, store: TieredStore, now: () => number) {
   // Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
   // from one object), and Accept-Language for keys that fold it in (not rules with language: false).
   const keyedVary = new Set(["accept-encoding"]);
   const keyedVaryWithLanguage = new Set(["accept-encoding", "accept-language"]);
-  // Local invalidations (unsafe methods) by base key, so a fill that began before one is not stored
-  // after it (per isolate; bounded).
   const invalidatedAt = new Map<string, number>();
-  const INVALIDATIONS_KEPT = 10_000;
-  const invalidatedSince = (baseKey: string, since: number) => {
-    const at = invalidatedAt.get(baseKey);
-    return at !== undefined && at >= since;
-  };
+  const invalidatedSince = (baseKey: string, since: number) => (invalidatedAt.get(baseKey) ?? -Infinity) >= since;
   const decide = (status: number, headers: Headers, rule: Rule | undefined, authorization = false) => storeDecision({
     status, headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
     defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
@@ -56,20 +50,23 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
 
   /** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
   async function entryTags(headers: Headers, key: CacheKey, ruleTags: readonly string[]): Promise<string[]> {
-    const parsed = parseTagHeaders(headers, tagHeaders, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
+    const parsed = parseTagHeaders(headers, config.tagHeaderNames, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
     if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
     const host = new URL(key.url).host;
     return [...new Set([...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host, key.path, key.url))])];
   }
 
+  async function put(key: string, value: StoredEntry | Parameters<TieredStore["put"]>[1]): Promise<void> {
+    try {
+      await store.put(key, value);
+    } catch (e) {
+      logFault("cache.put", e, { key });
+    }
+  }
+
   return {
-    /**
-     * Judge an origin response: `{ prepared }` when it is stored, else the reason (the decision's, or
-     * "vary" for too many Vary fields) and the Cache-Control the client should see.
-     */
-    async prepare(
-      res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean,
-    ): Promise<{ prepared: Prepared } | { reason: string; cacheControl: string | null }> {
+    /** Judge an origin response: `{ prepared }` when it is stored, else the reason and the Cache-Control the client should see. */
+    async prepare(res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean): Promise<Judged> {
       const decision = decide(res.status, res.headers, rule, authorization);
       if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
       const length = expectedLength(res.headers);
@@ -77,90 +74,81 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
       const keyed = key.language !== undefined ? keyedVaryWithLanguage : keyedVary;
       const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
       if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
+      const grace = graceOf(decision, res.headers.has("etag") || res.headers.has("last-modified"));
+      const t = now();
       const meta: EntryMeta = {
-        storedAt: now(), fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
+        storedAt: t, fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
         tags: await entryTags(res.headers, key, rule?.tags ?? []), url: key.url, cacheControl: decision.cacheControl,
-        swr: decision.swr, sie: decision.sie, strict: decision.strict,
+        swr: decision.swr, sie: decision.sie, strict: decision.strict, keepUntil: keepUntil(t, decision.ttl + grace),
       };
       const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originHeaders())) : key.key;
-      const keepFor = decision.ttl + graceOf(meta, res.headers.has("etag") || res.headers.has("last-modified"));
-      return { prepared: { decision, meta, storeKey, varyNames, keepFor } };
+      return { prepared: { decision, meta, storeKey, varyNames } };
     },
 
     /**
      * Store a prepared entry once its whole body has arrived (a body that fails or is too large is
-     * not stored), plus the Vary marker when it varies; then hand the stored copy to coalesced waiters.
+     * not stored), plus the Vary marker when it varies; return what coalesced waiters may share.
      */
-    async fill(
-      cache: Cache, key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream | null,
-      settle: ((fill: SharedFill | null) => void) | null,
-    ): Promise<void> {
-      let shared: SharedFill | null = null;
-      try {
-        if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
-          await body?.cancel();
-          return; // an unsafe request invalidated this URI while the fill was in flight
+    async fill(key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
+      if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
+        await body?.cancel();
+        return null; // an unsafe request invalidated this URI while the fill was in flight
+      }
+      let bytes: Uint8Array | null = null;
+      if (body) {
+        try {
+          bytes = await readWhole(body, config.maxEntryBytes, expectedLength(res.headers));
+        } catch (e) {
+          logFault("origin.body", e, { key: p.storeKey });
+          return null;
         }
-        let bytes: Uint8Array | null = null;
-        if (body) {
-          try {
-            bytes = await readWhole(body, config.maxEntryBytes, expectedLength(res.headers));
-          } catch (e) {
-            logFault("origin.body", e, { key: p.storeKey });
-            return;
-          }
-          if (bytes === null) return; // too large, or shorter than its Content-Length
-        }
-        const stored = toStored(res, bytes, p.meta, p.keepFor);
-        shared = sharedFill(stored, bytes, p.storeKey, p.varyNames);
-        // Again now that the body is in: an unsafe request may have landed while it streamed.
-        if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
-          shared = null;
-          return;
-        }
-        await putEntry(cache, p.storeKey, stored);
+        if (bytes === null) return null; // too large, or shorter than its Content-Length
+      }
+      const headers = storableHeaders(res.headers);
+      // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
+      headers.set("content-length", String(bytes?.byteLength ?? 0));
+      const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
+      // Again now that the body is in: an unsafe request may have landed while it streamed.
+      if (invalidatedSince(key.key, p.meta.fillStartedAt)) return null;
+      await put(p.storeKey, entry);
+      if (p.varyNames.length) {
         // Never lower a marker's "since" below a local invalidation made after the lookup.
         const since = Math.max(markerSince, invalidatedAt.get(key.key) ?? 0);
-        if (p.varyNames.length) await putEntry(cache, key.key, markerResponse(p.varyNames, since, p.keepFor));
-      } finally {
-        settle?.(shared);
+        await put(key.key, { kind: "marker", names: p.varyNames, since, keepUntil: p.meta.keepUntil });
       }
+      return { entry, storeKey: p.storeKey, varyNames: p.varyNames };
     },
 
     /**
      * RFC 9111 §4.3.4: the origin answered 304 to our revalidation. The stored response, with the
-     * header fields it had from the origin updated by the 304's, is judged again like a new one:
-     * `stored` is the refreshed entry to write, or null when it may no longer be stored, in which
-     * case `response` (body and merged headers) is still this request's answer.
+     * header fields it had from the origin updated by the 304's, is judged again like a new one.
      */
-    async revalidated(stale: Found, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<
-      { stored: Response; fill: SharedFill; meta: EntryMeta } | { stored: null; response: Response }
-    > {
-      const merged = mergeNotModified(originHeadersOf(stale.stored), notModified);
+    async revalidated(stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<Revalidated> {
+      const headers = mergeNotModified(stale.headers, notModified);
       // The stored body may predate a lower maxEntryBytes: read it whole (it is bounded by what was
       // stored), answer with it, and store it again only within today's limit.
-      const bytes = stale.stored.body ? new Uint8Array(await stale.stored.arrayBuffer()) : new Uint8Array();
-      const d = decide(stale.stored.status, merged, rule);
+      const bytes = await bodyBytes(stale);
+      const d = decide(stale.status, headers, rule);
+      const base = { kind: "entry", status: stale.status, headers, body: bytes, size: bytes.byteLength } as const;
       if (!d.store || bytes.byteLength > config.maxEntryBytes) {
-        if (d.cacheControl === null) merged.delete("cache-control");
-        else merged.set("cache-control", d.cacheControl);
-        return { stored: null, response: new Response(bytes, { status: stale.stored.status, headers: merged }) };
+        return { stored: false, entry: { ...base, meta: { ...stale.meta, cacheControl: d.cacheControl } } };
       }
+      const t = now();
       const meta: EntryMeta = {
-        ...stale.meta, storedAt: now(), fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, cacheControl: d.cacheControl,
-        swr: d.swr, sie: d.sie, strict: d.strict,
+        ...stale.meta, storedAt: t, fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, cacheControl: d.cacheControl,
+        swr: d.swr, sie: d.sie, strict: d.strict, keepUntil: keepUntil(t, d.ttl + graceOf(d, true)),
       };
-      const stored = toStored(new Response(null, { status: stale.stored.status, headers: merged }), bytes, meta, d.ttl + graceOf(meta, true));
-      return { stored, fill: sharedFill(stored, bytes, stale.cacheKey, stale.varyNames), meta };
+      return { stored: true, entry: { ...base, meta } };
     },
 
     /** Write a refreshed entry unless an unsafe request invalidated its URI after `since` (a revalidation that raced a POST). */
-    async putUnlessInvalidated(cache: Cache, baseKey: string, storeKey: string, since: number, response: Response): Promise<void> {
-      if (invalidatedSince(baseKey, since)) {
-        await response.body?.cancel();
-        return;
-      }
-      await putEntry(cache, storeKey, response);
+    async putUnlessInvalidated(baseKey: string, storeKey: string, since: number, entry: StoredEntry): Promise<void> {
+      if (!invalidatedSince(baseKey, since)) await put(storeKey, entry);
+    },
+
+    /** Drop an entry (purged, or no longer storable), logging a failure. */
+    async drop(storeKey: string): Promise<void> {
+      await store.delete(storeKey).catch((e: unknown) => logFault("cache.delete", e, { key: storeKey }));
     },
 
     /** RFC 9111 §4.4 in this location: invalidate the URI and its same-origin Location / Content-Location. */
@@ -175,17 +163,17 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
         } catch { /* unparseable Location: nothing to invalidate */ }
       }
       try {
-        const cache = await openCache();
         for (const u of urls) {
-          for (const k of keysForUrl(u, keyOptions)) {
+          for (const k of keysForUrl(u, config.keyOptions)) {
             if (invalidatedAt.size >= INVALIDATIONS_KEPT) invalidatedAt.clear();
             invalidatedAt.set(k, now());
-            const stored = await cache.match(keyRequest(k));
-            const marker = stored && readMarker(stored);
-            await stored?.body?.cancel();
+            const stored = await store.get(k);
             // A Vary marker is renewed with "since = now" so older variants stop matching.
-            if (marker) await putEntry(cache, k, markerResponse(marker.names, now(), 86400));
-            else if (stored) await cache.delete(keyRequest(k));
+            if (stored?.value.kind === "marker") await put(k, { ...stored.value, since: now(), keepUntil: keepUntil(now(), MARKER_RENEW_S) });
+            else if (stored) {
+              await discard(stored.value);
+              await store.delete(k);
+            }
           }
         }
       } catch (e) {
@@ -193,24 +181,6 @@ export function createWriter({ config, keyOptions, now, openCache }: WriterDeps)
       }
     },
   };
-}
-
-async function putEntry(cache: Cache, key: string, response: Response): Promise<void> {
-  try {
-    await cache.put(keyRequest(key), response);
-  } catch (e) {
-    logFault("cache.put", e, { key });
-  }
-}
-
-/** What coalesced waiters get: the stored response's head and its body bytes (never the stream itself). */
-export function sharedFill(stored: Response, body: Uint8Array | null, cacheKey: string, varyNames: string[]): SharedFill {
-  return { status: stored.status, statusText: stored.statusText, headers: new Headers(stored.headers), body, cacheKey, varyNames };
-}
-
-/** A fresh Response over a shared fill (each reader gets its own). */
-export function responseOf(fill: SharedFill): Response {
-  return new Response(fill.body, { status: fill.status, statusText: fill.statusText, headers: fill.headers });
 }
 
 /** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */

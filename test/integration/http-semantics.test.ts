@@ -3,7 +3,7 @@
  * run in workerd against the loopback test origin, which is told per path what to answer.
  */
 import { describe, expect, it } from "vitest";
-import { FORWARDED_BY_DEFAULT } from "../../src/config.ts";
+import { FORWARDED_BY_DEFAULT } from "../../src/defaults.ts";
 import { clockedWorker, originLog, script, send, testEnv, uniquePath, withConfig } from "../helpers.ts";
 
 /** The origin varies on X-Device: it must be allowed through to the origin (forwardHeaders). */

@@ -17,7 +17,7 @@ describe("MISS then HIT", () => {
     expect(a.header("cache-status")).toBe("edge-cache; fwd=uri-miss; fwd-status=200; stored; ttl=1800; detail=html");
     const b = await send(`${p}/page`);
     expect(b.header("x-cache")).toBe("HIT");
-    expect(b.header("cache-status")).toMatch(/^edge-cache; hit; ttl=\d+; detail=html$/);
+    expect(b.header("cache-status")).toMatch(/^edge-cache; hit; ttl=\d+; detail=html; ec-tier=(memory|cache-api)$/);
     expect(b.header("age")).toMatch(/^\d+$/);
     expect(b.body).toBe(a.body);
     expect(await originLog(p)).toHaveLength(1);

@@ -3,11 +3,10 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { FORWARDED_BY_DEFAULT } from "../../src/config.ts";
+import { FORWARDED_BY_DEFAULT } from "../../src/defaults.ts";
 import { createApp, inWorkerNamespace } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import worker from "../../src/index.ts";
-import { withMemoryTier } from "../../src/store/memory.ts";
 import { clockedWorker, originLog, script, send, SITE, testEnv, uniquePath, withConfig } from "../helpers.ts";
 
 const purge = (body: unknown, path = "/__edge/purge") =>
@@ -173,16 +172,6 @@ describe("the worker's namespace and resource bounds", () => {
     expect(r.body).toHaveLength(200_000);
     expect(r.header("cache-status")).toContain("detail=too-large");
     expect(r.header("cache-status")).not.toContain("stored");
-  });
-
-  it("the memory tier counts empty objects against its budget", async () => {
-    const inner = { async match() { return undefined; }, async put() {}, async delete() { return true; } } as unknown as Cache;
-    const calls = { n: 0 };
-    const counting = { ...inner, match: async () => { calls.n++; return undefined; }, put: inner.put, delete: inner.delete } as unknown as Cache;
-    const tier = withMemoryTier(counting, { ttlMs: 60_000, maxBytes: 1024, maxObjectBytes: 1000, now: () => 0 });
-    for (let i = 0; i < 500; i++) await tier.put(`https://e.com/${i}`, new Response("", { status: 301, headers: { location: "/", "content-length": "0" } }));
-    await tier.match("https://e.com/0");
-    expect(calls.n).toBe(1); // evicted long ago: asked the cache again
   });
 
   it("explain honours the purge IP allow-list", async () => {

@@ -28,7 +28,8 @@ function keyedTarget(edgeKey: string | null): string {
 function recordingOrigin() {
   const seen: Request[] = [];
   const fetcher = { fetch: async (req: Request) => { seen.push(req); return new Response("from origin", { headers: { "content-type": "text/plain" } }); } };
-  return { seen, env: fresh({ ORIGIN: fetcher as unknown as Fetcher }) };
+  // ORIGIN_URL empty: the service binding is the origin (a set ORIGIN_URL wins over it).
+  return { seen, env: fresh({ ORIGIN: fetcher as unknown as Fetcher, ORIGIN_URL: "" }) };
 }
 
 // ---- cache poisoning through unkeyed headers ------------------------------------------------------

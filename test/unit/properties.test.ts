@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ANALYTICS_COOKIES, DEFAULT_TRACKING_PARAMS } from "../../src/config.ts";
+import { DEFAULT_ANALYTICS_COOKIES, DEFAULT_TRACKING_PARAMS } from "../../src/defaults.ts";
 import { analyseCookies, matchesAny } from "../../src/cookies.ts";
 import { DELTA_SECONDS_MAX, deltaSeconds, formatCacheControl, parseCacheControl } from "../../src/http/cache-control.ts";
 import { buildKey, foldLanguage, type KeyOptions, normalisePath, normaliseQuery } from "../../src/key.ts";

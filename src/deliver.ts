@@ -1,0 +1,132 @@
+/**
+ * deliver: the single exit. Every response the cache pipeline sends is a Delivery that goes
+ * through the same chain of steps (client preconditions, then body processors such as ESI), and is
+ * then given the headers every response carries: X-Cache, an RFC 9211 Cache-Status member, Age,
+ * Vary, no Server / X-Powered-By, debug and security headers.
+ */
+import type { Config, SecurityHeaders } from "./config.ts";
+import { type CacheStatus, formatCacheStatus } from "./http/cache-status.ts";
+import { decideRange, isNotModified, notModifiedHeaders } from "./http/conditional.ts";
+import type { CacheKey } from "./key.ts";
+
+/**
+ * Where the response comes from, which decides what may be evaluated against it: a stored entry
+ * (conditionals and Range), a fill being stored (conditionals; a Range is not cut from a body
+ * still streaming from the origin: the full 200 is sent, which RFC 9110 §14.2 allows), a response
+ * we do not share (neither: it keeps its own headers, a Set-Cookie say), or one we made (errors).
+ */
+export type DeliverySource = "stored" | "fill" | "unshared" | "synthetic";
+
+export interface Delivery {
+  source: DeliverySource;
+  status: number;
+  statusText?: string | undefined;
+  /** Owned by this delivery (a copy): steps change it in place. */
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  cacheStatus: CacheStatus;
+  /** Age to send (stored answers); undefined leaves the origin's. */
+  age?: number | undefined;
+  /** Replace Cache-Control: a string sets it, null removes it, undefined leaves it. */
+  cacheControl?: string | null | undefined;
+  /** Warning to send (stale answers; RFC 9111 obsoletes it, but clients and tools still read it). */
+  warning?: string | undefined;
+  key?: CacheKey | undefined;
+  tags?: readonly string[] | undefined;
+}
+
+/** One step of the chain: returns the delivery to pass on (the same one, changed, or another). */
+export type DeliveryStep = (request: Request, d: Delivery) => Delivery | Promise<Delivery>;
+
+/** Apply the chain and our headers; the one place a pipeline response is made. */
+export async function deliver(request: Request, d: Delivery, config: Config, steps: readonly DeliveryStep[] = DEFAULT_STEPS): Promise<Response> {
+  let out = d;
+  for (const step of steps) out = await step(request, out);
+  applyHeaders(out, config);
+  let body = out.body;
+  if (request.method === "HEAD" && body !== null) {
+    if (body instanceof ReadableStream) void body.cancel().catch(() => undefined);
+    body = null;
+  }
+  return new Response(body, { status: out.status, statusText: out.statusText, headers: out.headers });
+}
+
+/** A plain-text error the worker itself produces (414/431/502/504): never stored, never cached downstream. */
+export function synthetic(status: number, message: string, cacheStatus: CacheStatus): Delivery {
+  const headers = new Headers({ "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+  return { source: "synthetic", status, headers, body: new TextEncoder().encode(`${message}\n`), cacheStatus };
+}
+
+/**
+ * RFC 9110 §13.2.2 and §14: a 304 for a matching If-None-Match / If-Modified-Since, a 206 / 416 for
+ * a single byte range of a stored entry, the whole 200 otherwise. GET and HEAD on a 200 only.
+ */
+export const preconditions: DeliveryStep = async (request, d) => {
+  if (d.status !== 200 || (request.method !== "GET" && request.method !== "HEAD")) return d;
+  if (d.source !== "stored" && d.source !== "fill") return d;
+  if ((request.headers.has("if-none-match") || request.headers.has("if-modified-since")) && isNotModified(request.headers, d.headers)) {
+    if (d.body instanceof ReadableStream) await d.body.cancel();
+    return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(d.headers), body: null };
+  }
+  d.headers.set("accept-ranges", "bytes");
+  if (d.source !== "stored" || request.method !== "GET" || !request.headers.has("range")) return d;
+  const bytes = d.body instanceof Uint8Array ? d.body : new Uint8Array(await new Response(d.body).arrayBuffer());
+  const decision = decideRange(request.headers, d.headers, bytes.byteLength);
+  if (decision.kind === "unsatisfiable") {
+    // RFC 9110 §15.5.17: 416 with "Content-Range: bytes */<length>".
+    d.headers.set("content-range", `bytes */${bytes.byteLength}`);
+    d.headers.delete("content-length");
+    return { ...d, status: 416, statusText: undefined, body: null };
+  }
+  if (decision.kind === "partial") {
+    // RFC 9110 §15.3.7: 206 with Content-Range for the single part sent.
+    const part = bytes.subarray(decision.start, decision.end + 1);
+    d.headers.set("content-range", `bytes ${decision.start}-${decision.end}/${bytes.byteLength}`);
+    d.headers.set("content-length", String(part.byteLength));
+    return { ...d, status: 206, statusText: undefined, body: part };
+  }
+  return { ...d, body: bytes };
+};
+
+const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
+
+/** The headers every response leaving the pipeline carries. */
+function applyHeaders(d: Delivery, config: Config): void {
+  const h = d.headers;
+  h.delete("server");
+  h.delete("x-powered-by");
+  h.set("x-cache", d.cacheStatus.xCache);
+  // RFC 9211 §2: each cache appends its member; upstream members (closer to the origin) stay first.
+  const upstream = h.get("cache-status");
+  const ours = formatCacheStatus(d.cacheStatus);
+  h.set("cache-status", upstream ? `${upstream}, ${ours}` : ours);
+  if (d.age !== undefined) h.set("age", String(Math.max(0, Math.floor(d.age))));
+  if (d.cacheControl === null) h.delete("cache-control");
+  else if (d.cacheControl !== undefined) h.set("cache-control", d.cacheControl);
+  if (d.warning) h.set("warning", d.warning);
+  // RFC 9213 §2.1: Cloudflare-CDN-Cache-Control targets us alone; it is consumed here, not passed on.
+  h.delete("cloudflare-cdn-cache-control");
+  // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one.
+  if (!h.has("date")) h.set("date", new Date().toUTCString());
+  applySecurityHeaders(h, config.securityHeaders);
+  for (const name of config.tagHeaderNames) h.delete(name);
+  // The page was chosen by language: say so to browsers and caches downstream (RFC 9110 §12.5.5).
+  if (d.key?.language !== undefined) {
+    const vary = h.get("vary");
+    if (!vary) h.set("vary", "Accept-Language");
+    else if (!/(^|,)\s*(accept-language|\*)\s*(,|$)/i.test(vary)) h.set("vary", `${vary}, Accept-Language`);
+  }
+  if (config.debugHeaders && d.key) {
+    h.set("x-edge-key", d.key.key);
+    if (d.tags) h.set("x-edge-tags", d.tags.join(","));
+  }
+}
+
+/** Add configured security headers unless the origin already chose a value. */
+export function applySecurityHeaders(headers: Headers, s: SecurityHeaders): void {
+  if (s.contentTypeOptions && !headers.has("x-content-type-options")) headers.set("x-content-type-options", "nosniff");
+  if (s.frameOptions && !headers.has("x-frame-options")) headers.set("x-frame-options", s.frameOptions);
+  if (s.hstsMaxAge > 0 && !headers.has("strict-transport-security")) {
+    headers.set("strict-transport-security", `max-age=${s.hstsMaxAge}${s.hstsIncludeSubdomains ? "; includeSubDomains" : ""}`);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * backend fetch and backend response (I/O): one fetch machine for foreground misses and for
+ * background refreshes (Varnish's grace), told apart by a flag. The fetch asks the origin
+ * (conditionally when a stale copy has validators); the response is judged into a verdict:
+ * serve stale (stale-if-error), fail, revalidated (304), storable, or not storable.
+ */
+import type { Runtime, Trace } from "../runtime.ts";
+import { discard, expectedLength, readWhole, type StoredEntry } from "../store/entries.ts";
+import type { Prepared, Revalidated } from "../store/writer.ts";
+import { staleUsableOnError } from "./entry-state.ts";
+import type { FoundEntry } from "./lookup.ts";
+import { purgedBy } from "./purge-check.ts";
+import type { RequestFacts } from "./recv.ts";
+
+export type FetchOutcome =
+  | { kind: "response"; res: Response; fillStartedAt: number }
+  | { kind: "failed"; failure: "timeout" | "network" };
+
+/** Ask the origin for the keyed request; with validators of the stale copy, conditionally (RFC 9111 §4.3.1). */
+export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt: Runtime, trace?: Trace): Promise<FetchOutcome> {
+  const conditional: Record<string, string> = {};
+  const etag = stale?.headers.get("etag");
+  const lastModified = stale?.headers.get("last-modified");
+  if (etag) conditional["if-none-match"] = etag;
+  if (lastModified) conditional["if-modified-since"] = lastModified;
+  const fillStartedAt = rt.now();
+  const result = await rt.origin.fetch(f.originRequest(), conditional);
+  if (trace) trace.originMs = result.ms;
+  return result.ok ? { kind: "response", res: result.response, fillStartedAt } : { kind: "failed", failure: result.kind };
+}
+
+export type BackendVerdict =
+  | { kind: "stale-if-error"; fwdStatus: number | undefined }
+  | { kind: "failed"; failure: "timeout" | "network" }
+  | { kind: "revalidated"; result: Revalidated; fillStartedAt: number }
+  | { kind: "storable"; res: Response; prepared: Prepared }
+  | { kind: "unstorable"; res: Response; reason: string; cacheControl: string | null }
+  | { kind: "discarded" };
+
+export interface BackendContext {
+  facts: RequestFacts;
+  stale: FoundEntry | null;
+  rt: Runtime;
+  /** A background refresh: origin failures are dropped (the stale copy stays), nothing is pre-read. */
+  background: boolean;
+}
+
+/** Judge what the origin answered. */
+export async function backendResponse(outcome: FetchOutcome, c: BackendContext): Promise<BackendVerdict> {
+  const { stale, rt } = c;
+  if (outcome.kind === "failed" || outcome.res.status >= 500) {
+    const fwdStatus = outcome.kind === "response" ? outcome.res.status : undefined;
+    if (c.background || (stale && (await staleUsable(stale, c)))) {
+      if (outcome.kind === "response") await outcome.res.body?.cancel();
+      return c.background ? { kind: "discarded" } : { kind: "stale-if-error", fwdStatus };
+    }
+    await discard(stale?.entry);
+    // A stale copy that must not be served stale turns an unreachable origin into a 504.
+    if (outcome.kind === "failed") return { kind: "failed", failure: stale?.entry.meta.strict ? "timeout" : outcome.failure };
+  }
+  const { res, fillStartedAt } = outcome as Extract<FetchOutcome, { kind: "response" }>;
+  if (res.status === 304 && stale) {
+    await res.body?.cancel();
+    return { kind: "revalidated", result: await rt.writer.revalidated(stale.entry, res.headers, c.facts.rule, fillStartedAt), fillStartedAt };
+  }
+  let body = res;
+  if (!c.background && stale && res.body && res.status < 500) {
+    const length = expectedLength(res.headers);
+    const bounded = length !== null && /^\d+$/.test(length) && Number(length) <= rt.config.maxEntryBytes;
+    if (bounded && (await staleUsable(stale, c))) {
+      // A stale copy is there to fall back on: take the whole new body before answering, so a
+      // connection that breaks mid-body serves the stale copy instead of a truncated page.
+      const bytes = await readWhole(res.body, rt.config.maxEntryBytes, length).catch(() => null);
+      if (bytes === null) return { kind: "stale-if-error", fwdStatus: res.status };
+      body = new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers });
+    }
+  }
+  await discard(stale?.entry);
+  const judged = await rt.writer.prepare(body, c.facts.key, c.facts.rule, () => c.facts.originRequest().headers, fillStartedAt, c.facts.hasAuthorization);
+  return "prepared" in judged ? { kind: "storable", res: body, prepared: judged.prepared } : { kind: "unstorable", res: body, ...judged };
+}
+
+/** The stale copy may answer an origin failure: within stale-if-error, and not purged since (checked again). */
+async function staleUsable(stale: FoundEntry, c: BackendContext): Promise<boolean> {
+  if (!staleUsableOnError(stale.entry.meta, c.rt.now())) return false;
+  return (await purgedBy(stale.entry.meta, c.rt, c.facts.key.key)) === null;
+}

@@ -1,0 +1,58 @@
+/**
+ * miss (I/O, per isolate): before going to the origin, wait for an identical fill already in flight
+ * in this isolate and use it, or lead one. A waiter uses the leader's fill only when it is its own
+ * Vary variant and no purge landed after the fill began; otherwise it fetches itself.
+ */
+import { type SharedFill, waitFor } from "../coalesce.ts";
+import { variantKey } from "../key.ts";
+import type { Runtime } from "../runtime.ts";
+import { varyHash } from "../vary.ts";
+import type { FoundEntry } from "./lookup.ts";
+import { purgedBy } from "./purge-check.ts";
+import type { RequestFacts } from "./recv.ts";
+
+/** A lead on a key: handed to the store phase with the fill, or released (waiters then fetch themselves). */
+export interface Lead {
+  /** Take the settle function (the fill will call it); after this, release() does nothing. */
+  handOff(): (fill: SharedFill | null) => void;
+  /** Release waiters with nothing, unless handed off. */
+  release(): void;
+}
+
+export type MissVerdict = { kind: "coalesced"; found: FoundEntry } | { kind: "lead"; lead: Lead };
+
+const NO_LEAD: Lead = { handOff: () => () => undefined, release: () => undefined };
+
+/** Wait for an identical fill, or lead (`coalesce: false` leads nobody: refreshes skip the coalescer). */
+export async function miss(f: RequestFacts, rt: Runtime, coalesce: boolean): Promise<MissVerdict> {
+  if (!coalesce) return { kind: "lead", lead: NO_LEAD };
+  const pending = rt.coalescer.pending(f.key.key);
+  if (pending) {
+    const shared = await waitFor(pending, rt.config.originTimeoutMs);
+    if (shared && (await usable(shared, f, rt))) {
+      return { kind: "coalesced", found: { entry: shared.entry, storeKey: shared.storeKey, varyNames: shared.varyNames, tier: "coalesced" } };
+    }
+  }
+  const settle = rt.coalescer.lead(f.key.key);
+  if (!settle) return { kind: "lead", lead: NO_LEAD };
+  let handed = false;
+  return {
+    kind: "lead",
+    lead: {
+      handOff: () => {
+        handed = true;
+        return settle;
+      },
+      release: () => {
+        if (!handed) settle(null);
+      },
+    },
+  };
+}
+
+async function usable(shared: SharedFill, f: RequestFacts, rt: Runtime): Promise<boolean> {
+  // Usable only if it is this request's variant (a response that varies on Cookie, say) ...
+  const mine = !shared.varyNames.length || variantKey(f.key, await varyHash(shared.varyNames, f.originRequest().headers)) === shared.storeKey;
+  // ... and only if no purge landed after the leader's fill began.
+  return mine && (await purgedBy(shared.entry.meta, rt, f.key.key)) === null;
+}

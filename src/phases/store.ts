@@ -1,0 +1,130 @@
+/**
+ * store (I/O): act on the backend verdict. In the foreground, store what may be stored (in the
+ * background, while the client streams its own copy), hand the fill to coalesced waiters, and
+ * return what to deliver; in a background refresh, only store.
+ */
+import type { Delivery } from "../deliver.ts";
+import { synthetic } from "../deliver.ts";
+import type { CacheStatus } from "../http/cache-status.ts";
+import type { Invocation, Runtime } from "../runtime.ts";
+import { unreachable } from "../runtime.ts";
+import { currentAge, ttlLeft } from "../store/entries.ts";
+import type { BackendVerdict } from "./fetch.ts";
+import type { FoundEntry } from "./lookup.ts";
+import type { Lead } from "./miss.ts";
+import type { RequestFacts } from "./recv.ts";
+
+export interface StoreContext {
+  facts: RequestFacts;
+  stale: FoundEntry | null;
+  rt: Runtime;
+  inv: Invocation;
+  lead: Lead;
+  /** Where the request stands so far (MISS / BYPASS, why it went forward). */
+  status: CacheStatus;
+  /** False when the store could not be opened: nothing is written. */
+  storeUsable: boolean;
+  /** The marker's "since" seen at lookup (Vary). */
+  markerSince: number;
+}
+
+/** Store what the verdict allows and say what the client gets. */
+export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
+  const { facts, rt, status } = c;
+  switch (v.kind) {
+    case "stale-if-error":
+      return staleIfError(c.stale!, v.fwdStatus, c);
+    case "failed":
+    case "discarded":
+      return originFailure(v.kind === "failed" ? v.failure : "network", status);
+    case "revalidated": {
+      const stale = c.stale!;
+      const entry = v.result.entry;
+      const answered = { ...status, fwdStatus: 304, detail: "revalidated" };
+      if (!v.result.stored) {
+        // No longer storable after the 304's headers: this client still gets the validated response.
+        c.inv.waitUntil(rt.writer.drop(stale.storeKey));
+        return { ...storedDelivery({ ...stale, entry }, answered, c), source: "unshared" };
+      }
+      c.inv.waitUntil(rt.writer.putUnlessInvalidated(facts.key.key, stale.storeKey, v.fillStartedAt, entry));
+      c.lead.handOff()({ entry, storeKey: stale.storeKey, varyNames: stale.varyNames });
+      return storedDelivery({ ...stale, entry }, { ...answered, stored: true, ttl: entry.meta.ttl }, c);
+    }
+    case "unstorable":
+      return {
+        source: "unshared", status: v.res.status, statusText: v.res.statusText, headers: new Headers(v.res.headers), body: v.res.body,
+        cacheStatus: { ...status, fwdStatus: v.res.status, detail: v.reason }, cacheControl: v.cacheControl, key: facts.key,
+      };
+    case "storable": {
+      const { res, prepared: p } = v;
+      const cacheStatus = { ...status, fwdStatus: res.status };
+      if (!c.storeUsable) {
+        return { source: "unshared", status: res.status, statusText: res.statusText, headers: new Headers(res.headers), body: res.body, cacheStatus: { ...cacheStatus, detail: "cache-unavailable" }, key: facts.key };
+      }
+      // The cache's copy is read whole in the background while the client streams its own.
+      const [toClient, toCache] = facts.headOnly || !res.body ? [null, res.body] : res.body.tee();
+      const settle = c.lead.handOff();
+      c.inv.waitUntil(rt.writer.fill(facts.key, p, c.markerSince, res, toCache).then(settle, (e: unknown) => {
+        settle(null);
+        throw e;
+      }));
+      return {
+        source: "fill", status: res.status, statusText: res.statusText, headers: new Headers(res.headers), body: toClient,
+        cacheStatus: { ...cacheStatus, stored: true, ttl: p.decision.ttl, detail: status.detail ?? p.meta.rule },
+        cacheControl: p.decision.cacheControl, age: p.decision.initialAge, key: facts.key, tags: p.meta.tags,
+      };
+    }
+    default:
+      return unreachable(v);
+  }
+}
+
+/** A background refresh: store what may be stored, drop a copy that may no longer be. */
+export async function storeInBackground(v: BackendVerdict, c: Omit<StoreContext, "lead" | "status" | "inv">): Promise<void> {
+  const { facts, rt } = c;
+  const stale = c.stale!;
+  switch (v.kind) {
+    case "revalidated":
+      if (v.result.stored) await rt.writer.putUnlessInvalidated(facts.key.key, stale.storeKey, v.fillStartedAt, v.result.entry);
+      else await rt.writer.drop(stale.storeKey);
+      return;
+    case "storable":
+      await rt.writer.fill(facts.key, v.prepared, c.markerSince, v.res, v.res.body);
+      return;
+    case "unstorable":
+      await v.res.body?.cancel();
+      // No longer storable: drop the stale copy so it is not served again.
+      await rt.writer.drop(stale.storeKey);
+      return;
+    case "stale-if-error":
+    case "failed":
+    case "discarded":
+      return;
+    default:
+      unreachable(v);
+  }
+}
+
+/** A stored entry (fresh, stale, coalesced or revalidated) as the client sees it: metadata applied, Age counted. */
+export function storedDelivery(found: FoundEntry, cacheStatus: CacheStatus, c: { facts: RequestFacts; rt: Runtime }): Delivery {
+  const { entry } = found;
+  return {
+    source: "stored", status: entry.status, headers: new Headers(entry.headers), body: entry.body, cacheStatus,
+    cacheControl: entry.meta.cacheControl, age: currentAge(entry.meta, c.rt.now()), key: c.facts.key, tags: entry.meta.tags,
+  };
+}
+
+/** RFC 5861 §4: the origin failed; the stale entry answers (its window was checked by the backend phase). */
+function staleIfError(stale: FoundEntry, fwdStatus: number | undefined, c: StoreContext): Delivery {
+  const ttl = ttlLeft(stale.entry.meta, c.rt.now());
+  const d = storedDelivery(stale, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl, detail: "stale-if-error" }, c);
+  return { ...d, warning: '111 - "Revalidation Failed"' };
+}
+
+/** The origin could not be reached or did not answer in time, and nothing stale may answer. */
+export function originFailure(kind: "timeout" | "network", status: CacheStatus): Delivery {
+  const [code, text, detail] = kind === "timeout"
+    ? [504, "Gateway Timeout: the origin did not answer in time", "origin-timeout"]
+    : [502, "Bad Gateway: the origin could not be reached", "origin-unreachable"];
+  return synthetic(code, text, { ...status, detail: status.detail ?? detail });
+}

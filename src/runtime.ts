@@ -1,0 +1,42 @@
+/**
+ * What one isolate keeps per configuration, built on the first request (when bindings are known)
+ * and handed to every phase: the compiled config, the clock, the tiered store, the tag index, the
+ * origin client, the coalescer and the entry writer.
+ */
+import type { Coalescer } from "./coalesce.ts";
+import type { Config } from "./config.ts";
+import type { OriginClient } from "./origin.ts";
+import type { TagIndex } from "./store/tag-index.ts";
+import type { TieredStore } from "./store/tier.ts";
+import type { Writer } from "./store/writer.ts";
+
+export interface Runtime {
+  config: Config;
+  /** Clock (ms); injectable so tests control time. */
+  now: () => number;
+  store: TieredStore;
+  tagIndex: TagIndex;
+  origin: OriginClient;
+  coalescer: Coalescer;
+  writer: Writer;
+  /** Keys being refreshed in the background (stale-while-revalidate), each until a deadline. */
+  refreshing: Map<string, number>;
+}
+
+/** Facts a request notes for its log line. */
+export interface Trace {
+  rule?: string;
+  key?: string;
+  originMs?: number;
+}
+
+/** What a single invocation offers: background work that outlives the response, and a place to note facts for the log. */
+export interface Invocation {
+  waitUntil(promise: Promise<unknown>): void;
+  trace?: Trace;
+}
+
+/** Exhaustiveness check: a verdict kind no switch handles is a compile error here. */
+export function unreachable(value: never): never {
+  throw new Error(`unhandled verdict: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,157 @@
+/**
+ * The Cache API tier (I/O): objects as Responses in `caches.open(name)`, our metadata in `x-ec-*`
+ * headers. The Cache API is per data centre (workers/runtime-apis/cache): put and delete act where
+ * the Worker ran, which is why purges are checked against the tag index at read time, never by
+ * deleting entries everywhere.
+ *
+ * Tags travel in `x-ec-tags`, which we read back, and in `Cache-Tag`, which only Cloudflare's zone
+ * purge reads: Cloudflare removes `Cache-Tag` before a Worker sees a response (cache/how-to/
+ * purge-cache/purge-by-tags), so it is never relied on here.
+ */
+import type { EntryMeta, Stored } from "./entries.ts";
+import { expiryOf, MAX_ENTRY_LIFETIME_S, REVALIDATE_KEEP_S } from "./entries.ts";
+import type { Tier } from "./tier.ts";
+
+/** Thrown when the Cache API cannot be opened: the store is unavailable, requests go to the origin. */
+export class StoreUnavailable extends Error {
+  override name = "StoreUnavailable";
+}
+
+const META = {
+  storedAt: "x-ec-stored-at",
+  fillStartedAt: "x-ec-fill",
+  ttl: "x-ec-ttl",
+  initialAge: "x-ec-age",
+  rule: "x-ec-rule",
+  tags: "x-ec-tags",
+  url: "x-ec-url",
+  cacheControl: "x-ec-cc",
+  grace: "x-ec-grace",
+  keepUntil: "x-ec-keep",
+  marker: "x-ec-vary",
+  since: "x-ec-since",
+  status: "x-ec-status",
+  // The origin's own Cache-Control and Expires, kept apart from the storage lifetime we set.
+  originCacheControl: "x-ec-origin-cc",
+  originExpires: "x-ec-origin-expires",
+} as const;
+
+/** Statuses a Response cannot carry a body with; stored as 200 with the real status in x-ec-status. */
+const NULL_BODY = new Set([204, 205, 304]);
+
+/** The Cache API key request for a key URL (always a bare GET: no client headers reach the lookup). */
+export function keyRequest(key: string): Request {
+  return new Request(key, { method: "GET" });
+}
+
+/** Encode an object as the Response handed to cache.put. */
+export function encode(value: Stored, now: number): Response {
+  const keep = `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil((expiryOf(value) - now) / 1000)))}`;
+  if (value.kind === "marker") {
+    return new Response("", {
+      headers: { [META.marker]: value.names.join(","), [META.since]: String(value.since), [META.keepUntil]: String(expiryOf(value)), "cache-control": keep },
+    });
+  }
+  const { meta } = value;
+  const headers = new Headers(value.headers);
+  headers.set(META.originCacheControl, value.headers.get("cache-control") ?? "");
+  const expires = value.headers.get("expires");
+  if (expires !== null) headers.set(META.originExpires, expires);
+  headers.delete("expires");
+  headers.set("cache-control", keep);
+  headers.set(META.storedAt, String(meta.storedAt));
+  headers.set(META.fillStartedAt, String(meta.fillStartedAt));
+  headers.set(META.ttl, String(meta.ttl));
+  headers.set(META.initialAge, String(meta.initialAge));
+  headers.set(META.rule, meta.rule);
+  headers.set(META.tags, meta.tags.join(","));
+  headers.set("cache-tag", meta.tags.join(","));
+  headers.set(META.url, meta.url);
+  headers.set(META.cacheControl, meta.cacheControl ?? "");
+  headers.set(META.grace, `${meta.swr};${meta.sie};${meta.strict ? 1 : 0}`);
+  headers.set(META.keepUntil, String(meta.keepUntil));
+  if (value.size >= 0) headers.set("content-length", String(value.size));
+  let status = value.status;
+  if (NULL_BODY.has(status)) {
+    headers.set(META.status, String(status));
+    status = 200;
+  }
+  return new Response(value.body, { status, headers });
+}
+
+/** Decode what cache.match returned; null when it is not one of ours (or damaged). */
+export function decode(res: Response): Stored | null {
+  const h = res.headers;
+  const names = h.get(META.marker);
+  if (names !== null) {
+    return { kind: "marker", names: names.split(",").filter(Boolean), since: Number(h.get(META.since) ?? "0") || 0, keepUntil: Number(h.get(META.keepUntil)) || Date.now() + 1000 };
+  }
+  const meta = readMeta(h);
+  if (!meta) return null;
+  const headers = new Headers(h);
+  // Entries written before the origin's Cache-Control was kept: the one sent to clients is the closest record.
+  const cc = h.get(META.originCacheControl) ?? h.get(META.cacheControl);
+  const expires = h.get(META.originExpires);
+  for (const name of Object.values(META)) headers.delete(name);
+  headers.delete("cache-tag");
+  headers.delete("cf-cache-status");
+  if (cc) headers.set("cache-control", cc);
+  else headers.delete("cache-control");
+  if (expires !== null) headers.set("expires", expires);
+  const status = Number(h.get(META.status)) || res.status;
+  const length = h.get("content-length");
+  const size = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
+  return { kind: "entry", status, headers, body: NULL_BODY.has(status) ? null : res.body, size: NULL_BODY.has(status) ? 0 : size, meta };
+}
+
+function readMeta(h: Headers): EntryMeta | null {
+  const storedAt = Number(h.get(META.storedAt));
+  const fillStartedAt = Number(h.get(META.fillStartedAt));
+  const ttl = Number(h.get(META.ttl));
+  const initialAge = Number(h.get(META.initialAge) ?? "0");
+  if (!(storedAt > 0) || !(fillStartedAt > 0) || !Number.isFinite(ttl) || !Number.isFinite(initialAge)) return null;
+  // Entries written before x-ec-tags: the tags are in Cache-Tag (kept by miniflare, not by Cloudflare).
+  const tags = h.get(META.tags) ?? h.get("cache-tag");
+  const cc = h.get(META.cacheControl);
+  const [swr = 0, sie = 0, strict = 1] = (h.get(META.grace) ?? "0;0;1").split(";").map(Number);
+  const keep = Number(h.get(META.keepUntil));
+  return {
+    storedAt, fillStartedAt, ttl, initialAge,
+    rule: h.get(META.rule) ?? "-",
+    tags: tags ? tags.split(",") : [],
+    url: h.get(META.url) ?? "",
+    cacheControl: cc === null || cc === "" ? null : cc,
+    swr: Number.isFinite(swr) ? swr : 0,
+    sie: Number.isFinite(sie) ? sie : 0,
+    strict: strict !== 0,
+    keepUntil: keep > 0 ? keep : storedAt + (ttl + Math.max(swr, sie, REVALIDATE_KEEP_S)) * 1000,
+  };
+}
+
+/** The Cache API tier over `caches.open(name)`, opened on first use (a failed open is retried next time). */
+export function cacheApiTier(name: string, now: () => number): Tier {
+  let opening: Promise<Cache> | undefined;
+  const open = () => (opening ??= caches.open(name).catch((e: unknown) => {
+    opening = undefined;
+    throw new StoreUnavailable(`caches.open failed: ${e instanceof Error ? e.message : String(e)}`);
+  }));
+  return {
+    name: "cache-api",
+    async get(key) {
+      const res = await (await open()).match(keyRequest(key));
+      if (!res) return null;
+      const value = decode(res);
+      if (!value || expiryOf(value) <= now()) {
+        await res.body?.cancel();
+        return null;
+      }
+      return value;
+    },
+    async put(key, value) {
+      await (await open()).put(keyRequest(key), encode(value, now()));
+    },
+    async delete(key) {
+      return (await open()).delete(keyRequest(key));
+    },
+  };
+}

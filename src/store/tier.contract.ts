@@ -1,0 +1,113 @@
+/**
+ * The contract every storage tier passes (memory, Cache API, shield): it stores and returns
+ * objects byte for byte, with their metadata, and nothing else. Run by tier.test.ts per tier.
+ */
+import { describe, expect, it } from "vitest";
+import { bodyBytes, type EntryMeta, type Stored, type StoredEntry } from "./entries.ts";
+import type { Tier } from "./tier.ts";
+
+export const T0 = Date.parse("2026-11-22T10:00:00Z");
+
+/** An entry as a fill would store it. */
+export function sampleEntry(body: Uint8Array | null, over: Partial<EntryMeta> = {}, status = 200, headers: Record<string, string> = {}): StoredEntry {
+  const meta: EntryMeta = {
+    storedAt: T0, fillStartedAt: T0 - 5, ttl: 300, initialAge: 2, rule: "html", tags: ["*", "h:e.com", "post_1"],
+    url: "https://e.com/a", cacheControl: "public, max-age=300", swr: 10, sie: 86400, strict: false, keepUntil: T0 + 3_600_000, ...over,
+  };
+  const h = new Headers({ "content-type": "text/html; charset=utf-8", etag: '"v1"', "cache-control": "max-age=300", "x-origin": "yes", ...headers });
+  if (body) h.set("content-length", String(body.byteLength));
+  return { kind: "entry", status, headers: h, body, size: body?.byteLength ?? 0, meta };
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+/** The tier under test and a way to move its clock. */
+export interface TierUnderTest {
+  tier: Tier;
+  setNow(ms: number): void;
+}
+
+export function tierContract(name: string, make: () => TierUnderTest): void {
+  describe(`tier contract: ${name}`, () => {
+    const key = () => `https://e.com/__ec/v=contract/${crypto.randomUUID()}`;
+
+    it("get of a missing key is null", async () => {
+      expect(await make().tier.get(key())).toBeNull();
+    });
+
+    it("round-trips status, headers, body bytes and metadata", async () => {
+      const { tier } = make();
+      const k = key();
+      const body = new Uint8Array([0, 1, 2, 255, 254, 10, 13, 0]);
+      const e = sampleEntry(body);
+      await tier.put(k, e);
+      const got = (await tier.get(k)) as StoredEntry;
+      expect(got.kind).toBe("entry");
+      expect(got.status).toBe(200);
+      expect(got.meta).toEqual(e.meta);
+      expect(got.size).toBe(body.byteLength);
+      for (const h of ["content-type", "etag", "cache-control", "x-origin", "content-length"]) expect(got.headers.get(h)).toBe(e.headers.get(h));
+      expect([...(await bodyBytes(got))]).toEqual([...body]);
+    });
+
+    it("gives independent bodies to each reader", async () => {
+      const { tier } = make();
+      const k = key();
+      await tier.put(k, sampleEntry(bytes("hello")));
+      const a = (await tier.get(k)) as StoredEntry;
+      const b = (await tier.get(k)) as StoredEntry;
+      expect(new TextDecoder().decode(await bodyBytes(a))).toBe("hello");
+      expect(new TextDecoder().decode(await bodyBytes(b))).toBe("hello");
+    });
+
+    it("replaces on put, and delete says whether there was an object", async () => {
+      const { tier } = make();
+      const k = key();
+      await tier.put(k, sampleEntry(bytes("one")));
+      await tier.put(k, sampleEntry(bytes("two")));
+      expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("two");
+      expect(await tier.delete(k)).toBe(true);
+      expect(await tier.get(k)).toBeNull();
+      expect(await tier.delete(k)).toBe(false);
+    });
+
+    it("round-trips a Vary marker", async () => {
+      const { tier } = make();
+      const k = key();
+      const marker: Stored = { kind: "marker", names: ["x-device", "accept"], since: T0 - 1000, keepUntil: T0 + 60_000 };
+      await tier.put(k, marker);
+      expect(await tier.get(k)).toEqual(marker);
+    });
+
+    it("round-trips empty bodies and null-body statuses (204)", async () => {
+      const { tier } = make();
+      const k1 = key();
+      const k2 = key();
+      await tier.put(k1, sampleEntry(new Uint8Array(), {}, 301, { location: "/b" }));
+      await tier.put(k2, sampleEntry(null, {}, 204));
+      const moved = (await tier.get(k1)) as StoredEntry;
+      expect(moved.status).toBe(301);
+      expect(moved.headers.get("location")).toBe("/b");
+      expect((await bodyBytes(moved)).byteLength).toBe(0);
+      const empty = (await tier.get(k2)) as StoredEntry;
+      expect(empty.status).toBe(204);
+      expect((await bodyBytes(empty)).byteLength).toBe(0);
+    });
+
+    it("never returns an object past its keepUntil", async () => {
+      const t = make();
+      const k = key();
+      await t.tier.put(k, sampleEntry(bytes("x"), { keepUntil: T0 + 2000 }));
+      t.setNow(T0 + 2500);
+      expect(await t.tier.get(k)).toBeNull();
+    });
+
+    it("keeps keys apart (a key and its prefix)", async () => {
+      const { tier } = make();
+      const k = key();
+      await tier.put(k, sampleEntry(bytes("long")));
+      await tier.put(`${k}x`, sampleEntry(bytes("longer")));
+      expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("long");
+    });
+  });
+}

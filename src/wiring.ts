@@ -1,0 +1,46 @@
+/**
+ * Building an isolate's runtime from the compiled configuration and the bindings: the tiers
+ * (memory, then the Cache API), the tag index, the origin client, the coalescer, the writer,
+ * the pipeline over them, and the optional zone purger. Done once per configuration and isolate.
+ */
+import { createCoalescer } from "./coalesce.ts";
+import type { Config } from "./config.ts";
+import type { Env } from "./env.ts";
+import { createOriginClient } from "./origin.ts";
+import { createPipeline, type Pipeline } from "./pipeline.ts";
+import type { Runtime } from "./runtime.ts";
+import { cacheApiTier } from "./store/cache-api.ts";
+import { memoryTier } from "./store/memory.ts";
+import { createTagIndex } from "./store/tag-index.ts";
+import { type Tier, tieredStore } from "./store/tier.ts";
+import { createWriter } from "./store/writer.ts";
+import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
+
+/** Largest object held in the isolate's memory tier. */
+export const MEMORY_OBJECT_MAX = 256 * 1024;
+
+export interface AppRuntime {
+  rt: Runtime;
+  pipeline: Pipeline;
+  zonePurger: ZonePurger | null;
+}
+
+export function buildRuntime(config: Config, env: Env, now: () => number, opts: { zonePurgeBackoffMs?: number } = {}): AppRuntime {
+  const memory = memoryTier({ ttlMs: config.memoryCacheMs, maxBytes: config.memoryCacheBytes, maxObjectBytes: MEMORY_OBJECT_MAX, now });
+  const tiers: Tier[] = [...(memory ? [memory] : []), cacheApiTier(config.cacheName, now)];
+  const store = tieredStore(tiers, now);
+  // ORIGIN_URL, when set, wins over a service binding (the demo's), so wrangler dev can front any local app.
+  const origin = createOriginClient({ fetcher: config.origins.length ? undefined : env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
+  const rt: Runtime = {
+    config, now, store, origin,
+    tagIndex: createTagIndex(env.TAGS, config.tagCheckMemoMs, now),
+    // A lead older than twice the origin timeout plus the body's read is stale: released, never leaked.
+    coalescer: createCoalescer(config.originTimeoutMs * 4, now),
+    writer: createWriter(config, store, now),
+    refreshing: new Map(),
+  };
+  const zonePurger = config.zoneId && env.CF_API_TOKEN
+    ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: opts.zonePurgeBackoffMs })
+    : null;
+  return { rt, pipeline: createPipeline(rt), zonePurger };
+}
