@@ -89,28 +89,38 @@ def changes(instance, created=False, deleted=False):
     items = PurgeSet(soft=conf.get().SOFT)
     registration = _registry.get(model_label(type(instance)))
     if registration is not None:
-        items.update(_own_changes(registration, instance, created or deleted))
+        items.update(_own_changes(registration, instance, created, deleted))
     if not created:
         for dependent, how in _dependents.get(model_label(type(instance)), []):
             items.update(_dependent_changes(dependent, how, instance))
     return items
 
 
-def _own_changes(registration, instance, membership):
+def _own_changes(registration, instance, created, deleted):
     settings = conf.get()
     model = type(instance)
-    tags = [tag(instance)] if instance.pk is not None else []
-    if membership:
+    # A new object is on no page yet: its own tag would purge nothing, its URL may be a cached 404.
+    tags = [tag(instance)] if instance.pk is not None and not created else []
+    if created or deleted:
         tags.append(tag(model))
-    files = []
-    try:
-        files = [u for url in registration.urls(instance) or () if url for u in settings.absolute_urls(url)]
-        if registration.tags:
-            tags.extend(registration.tags(instance) or ())
-    except Exception:
-        logger.exception("edge-cache: urls/tags of %s failed; purging the tag %s instead", model_label(model), tag(model))
+    files, extra = _call(registration.urls, instance, model), _call(registration.tags, instance, model)
+    if files is None or extra is None:
         tags.append(tag(model))
+    tags.extend(extra or ())
+    files = [u for url in files or () if url for u in settings.absolute_urls(url)]
     return PurgeSet(tags=tags_for(*tags), files=files, soft=settings.SOFT)
+
+
+def _call(function, instance, model):
+    """A user callable's answer as a list; None (logged) when it failed."""
+    if function is None:
+        return []
+    try:
+        return list(function(instance) or ())
+    except Exception:
+        logger.exception("edge-cache: %s(%r) failed; purging the tag %s instead", getattr(function, "__name__", function),
+                         instance, tag(model))
+        return None
 
 
 def _dependent_changes(dependent, how, instance):
