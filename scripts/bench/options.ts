@@ -1,0 +1,99 @@
+/**
+ * The bench's flags. Defaults give the full comparison (every target at 1 and 32 connections,
+ * bundle size, startup); flags narrow it down for quicker runs. A bad flag is a BenchError
+ * (reported as ERROR, exit 1), as before.
+ */
+import { parseFlags } from "../lib/cli.ts";
+import { BenchError } from "./common.ts";
+import { TARGETS, type Target } from "./scenarios.ts";
+
+export const SECTIONS = ["load", "bundle", "startup"] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface Options {
+  duration: number;
+  warmup: number;
+  /** Connection counts, each run for every target (ascending, deduplicated). */
+  connections: number[];
+  targets: Target[];
+  sections: Section[];
+  startupRounds: number;
+  /** Profile mode: CPU profiles of HIT and MISS instead of the comparison. */
+  profile: boolean;
+  json: boolean;
+}
+
+export const USAGE = [
+  "usage: npm run bench -- [--duration <s>] [--connections <n,...>] [--targets <list>] [--skip <list>]",
+  "                        [--warmup <s>] [--startup-rounds <n>] [--profile] [--json]",
+  "  --duration        seconds measured per target and connection count (default 10; --profile: 5)",
+  "  --connections     concurrent keep-alive connections, a comma-separated list (default 1,32: both",
+  "                    are run for every target; --profile: 32, the largest given is used)",
+  `  --targets         which load targets to run (default all: ${TARGETS.join(",")})`,
+  `  --skip            sections to leave out: ${SECTIONS.join(",")} (bundle: wrangler's deploy build sizes;`,
+  "                    startup: module evaluation time, which needs the bundle build)",
+  "  --warmup          unmeasured seconds before each run (default: 20% of duration, 1..2 s)",
+  "  --startup-rounds  fresh isolates per worker for the startup median (default 10)",
+  "  --profile         instead of the comparison: CPU profiles of the HIT and MISS paths under load,",
+  "                    written to .prof/hit.cpuprofile and .prof/miss.cpuprofile, top functions printed",
+  "  --json            also print the results as one JSON object (last line of output)",
+].join("\n");
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new BenchError(`--${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+/** Split a comma list and check every item is one of `allowed`. */
+function listOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
+  const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new BenchError(`--${name}: unknown "${item}" (one of ${allowed.join(", ")})`);
+  }
+  return allowed.filter((a) => items.includes(a));
+}
+
+function connectionList(raw: string): number[] {
+  const counts = raw.split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new BenchError(`--connections: "${s}" is not a whole number from 1 to 1024`);
+    return n;
+  });
+  if (counts.length === 0) throw new BenchError("--connections: give at least one count");
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+/** The options, or undefined when --help was printed. */
+export function parseOptions(argv: string[]): Options | undefined {
+  const args = parseFlags(argv, {
+    usage: USAGE,
+    options: {
+      duration: { type: "string" },
+      connections: { type: "string" },
+      warmup: { type: "string" },
+      targets: { type: "string" },
+      skip: { type: "string" },
+      "startup-rounds": { type: "string", default: "10" },
+      profile: { type: "boolean" },
+    },
+  });
+  if (!args) return undefined;
+  const v = args.values;
+  const profile = !!v.profile;
+  const duration = positive("duration", v.duration ?? (profile ? "5" : "10"));
+  const connections = connectionList(v.connections ?? (profile ? "32" : "1,32"));
+  const warmup = v.warmup !== undefined ? Number(v.warmup) : Math.min(2, Math.max(1, duration * 0.2));
+  if (!Number.isFinite(warmup) || warmup < 0) throw new BenchError(`--warmup must be a number >= 0, got "${v.warmup}"`);
+  const startupRounds = Number(v["startup-rounds"]);
+  if (!Number.isInteger(startupRounds) || startupRounds < 1 || startupRounds > 50) {
+    throw new BenchError(`--startup-rounds must be a whole number from 1 to 50, got "${v["startup-rounds"]}"`);
+  }
+  const skip = v.skip !== undefined ? listOf("skip", v.skip, SECTIONS) : [];
+  const targets = v.targets !== undefined ? listOf("targets", v.targets, TARGETS) : [...TARGETS];
+  if (targets.length === 0) throw new BenchError("--targets: give at least one target (or --skip load)");
+  return {
+    duration, warmup, connections, targets, startupRounds, profile, json: !!v.json,
+    sections: SECTIONS.filter((s) => !skip.includes(s)),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * `--profile`: CPU profiles of our worker's HIT and MISS paths under load. The worker runs with
+ * workerd's inspector open; each path gets its usual warm-up, then the profiler samples our
+ * worker's isolate (and Miniflare's Cache API simulator, a separate isolate in the same workerd,
+ * so MISS shows what storing costs there) for the measured run, with the usual checks around it.
+ * Profiles go to .prof/<path>.cpuprofile (load them in Chrome DevTools or VS Code).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { BenchBindings } from "./bindings.ts";
+import { expectHealthy, primeHit } from "./checks.ts";
+import { BenchError, ROOT } from "./common.ts";
+import type { Measured } from "./load.ts";
+import type { OriginProcess } from "./origin.ts";
+import {
+  connect, type InspectorSession, listTargets, type ProfileSummary, startProfiling, stopProfiling, summarize,
+} from "./profile.ts";
+import { type Fleet, HIT_PATH, runTarget } from "./scenarios.ts";
+import { sourceResolver } from "./sourcemap.ts";
+import { startWorker, type WorkerBundle } from "./workers.ts";
+
+export const PROFILE_DIR = join(ROOT, ".prof");
+const SAMPLING_INTERVAL_US = 100;
+const TOP = 15;
+const WORKER_NAME = "edge-cache";
+
+export interface ProfileRun {
+  target: "hit" | "miss";
+  file: string;
+  measured: Measured;
+  worker: ProfileSummary;
+  /** The Cache API simulator's isolate over the same run. */
+  cacheSimulator?: ProfileSummary & { file: string };
+}
+
+/** Our worker's inspector session first, then the cache simulator's (targets "cache:*"), if listed. */
+async function sessionsFor(inspector: URL): Promise<{ ours: InspectorSession; cache: InspectorSession[]; cacheIds: string[] }> {
+  const targets = await listTargets(inspector);
+  const ours = targets.find((t) => t.id === `core:user:${WORKER_NAME}`);
+  if (!ours) throw new BenchError(`inspector: no target for core:user:${WORKER_NAME} (have ${targets.map((t) => t.id).join(", ")})`);
+  const cacheTargets = targets.filter((t) => t.id === "cache:cache");
+  return { ours: await connect(ours), cache: await Promise.all(cacheTargets.map(connect)), cacheIds: cacheTargets.map((t) => t.id) };
+}
+
+/** Profile HIT then MISS at `connections` for `duration` s each; writes the .cpuprofile files. */
+export async function runProfiles(
+  opts: { duration: number; warmup: number; connections: number }, bundle: WorkerBundle, bindings: BenchBindings,
+  compatDate: string, origin: OriginProcess, cleanups: (() => Promise<void>)[],
+): Promise<ProfileRun[]> {
+  const worker = await startWorker({ name: WORKER_NAME, script: bundle.code, moduleName: bundle.name, bindings, compatDate, inspector: true });
+  cleanups.push(() => worker.dispose());
+  const fleet: Fleet = { origin, ours: worker };
+  await expectHealthy(worker.url);
+  await primeHit(worker.url, HIT_PATH);
+  const sessions = await sessionsFor(await worker.mf.getInspectorURL());
+  cleanups.push(async () => [sessions.ours, ...sessions.cache].forEach((s) => s.close()));
+  const all = [sessions.ours, ...sessions.cache];
+  const resolve = sourceResolver(bundle.map);
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  const runs: ProfileRun[] = [];
+  for (const target of ["hit", "miss"] as const) {
+    let profiles: Awaited<ReturnType<typeof stopProfiling>> = [];
+    const measured = await runTarget(target, fleet, {
+      ...opts,
+      hooks: { before: () => startProfiling(all, SAMPLING_INTERVAL_US), after: async () => void (profiles = await stopProfiling(all)) },
+    });
+    const [mine, cache] = profiles;
+    if (!mine) throw new BenchError(`${target}: no profile`);
+    const file = join(PROFILE_DIR, `${target}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(mine));
+    const run: ProfileRun = { target, file: relative(ROOT, file), measured, worker: summarize(mine, TOP, bundle.name, resolve) };
+    if (cache) {
+      const cacheFile = join(PROFILE_DIR, `${target}.cache-simulator.cpuprofile`);
+      writeFileSync(cacheFile, JSON.stringify(cache));
+      run.cacheSimulator = { ...summarize(cache, 5), file: relative(ROOT, cacheFile) };
+    }
+    runs.push(run);
+  }
+  return runs;
+}
