@@ -27,87 +27,95 @@ export interface TierUnderTest {
   setNow(ms: number): void;
 }
 
+const key = () => `https://e.com/__ec/v=contract/${crypto.randomUUID()}`;
+
 export function tierContract(name: string, make: () => TierUnderTest): void {
   describe(`tier contract: ${name}`, () => {
-    const key = () => `https://e.com/__ec/v=contract/${crypto.randomUUID()}`;
+    roundTrips(make);
+    edges(make);
+  });
+}
 
-    it("get of a missing key is null", async () => {
-      expect(await make().tier.get(key())).toBeNull();
-    });
+function roundTrips(make: () => TierUnderTest): void {
+  it("get of a missing key is null", async () => {
+    expect(await make().tier.get(key())).toBeNull();
+  });
 
-    it("round-trips status, headers, body bytes and metadata", async () => {
-      const { tier } = make();
-      const k = key();
-      const body = new Uint8Array([0, 1, 2, 255, 254, 10, 13, 0]);
-      const e = sampleEntry(body);
-      await tier.put(k, e);
-      const got = (await tier.get(k)) as StoredEntry;
-      expect(got.kind).toBe("entry");
-      expect(got.status).toBe(200);
-      expect(got.meta).toEqual(e.meta);
-      expect(got.size).toBe(body.byteLength);
-      for (const h of ["content-type", "etag", "cache-control", "x-origin", "content-length"]) expect(got.headers.get(h)).toBe(e.headers.get(h));
-      expect([...(await bodyBytes(got))]).toEqual([...body]);
-    });
+  it("round-trips status, headers, body bytes and metadata", async () => {
+    const { tier } = make();
+    const k = key();
+    const body = new Uint8Array([0, 1, 2, 255, 254, 10, 13, 0]);
+    const e = sampleEntry(body);
+    await tier.put(k, e);
+    const got = (await tier.get(k)) as StoredEntry;
+    expect(got.kind).toBe("entry");
+    expect(got.status).toBe(200);
+    expect(got.meta).toEqual(e.meta);
+    expect(got.size).toBe(body.byteLength);
+    for (const h of ["content-type", "etag", "cache-control", "x-origin", "content-length"]) expect(got.headers.get(h)).toBe(e.headers.get(h));
+    expect([...(await bodyBytes(got))]).toEqual([...body]);
+  });
 
-    it("gives independent bodies to each reader", async () => {
-      const { tier } = make();
-      const k = key();
-      await tier.put(k, sampleEntry(bytes("hello")));
-      const a = (await tier.get(k)) as StoredEntry;
-      const b = (await tier.get(k)) as StoredEntry;
-      expect(new TextDecoder().decode(await bodyBytes(a))).toBe("hello");
-      expect(new TextDecoder().decode(await bodyBytes(b))).toBe("hello");
-    });
+  it("gives independent bodies to each reader", async () => {
+    const { tier } = make();
+    const k = key();
+    await tier.put(k, sampleEntry(bytes("hello")));
+    const a = (await tier.get(k)) as StoredEntry;
+    const b = (await tier.get(k)) as StoredEntry;
+    expect(new TextDecoder().decode(await bodyBytes(a))).toBe("hello");
+    expect(new TextDecoder().decode(await bodyBytes(b))).toBe("hello");
+  });
 
-    it("replaces on put, and delete says whether there was an object", async () => {
-      const { tier } = make();
-      const k = key();
-      await tier.put(k, sampleEntry(bytes("one")));
-      await tier.put(k, sampleEntry(bytes("two")));
-      expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("two");
-      expect(await tier.delete(k)).toBe(true);
-      expect(await tier.get(k)).toBeNull();
-      expect(await tier.delete(k)).toBe(false);
-    });
+  it("replaces on put, and delete says whether there was an object", async () => {
+    const { tier } = make();
+    const k = key();
+    await tier.put(k, sampleEntry(bytes("one")));
+    await tier.put(k, sampleEntry(bytes("two")));
+    expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("two");
+    expect(await tier.delete(k)).toBe(true);
+    expect(await tier.get(k)).toBeNull();
+    expect(await tier.delete(k)).toBe(false);
+  });
 
-    it("round-trips a Vary marker", async () => {
-      const { tier } = make();
-      const k = key();
-      const marker: Stored = { kind: "marker", names: ["x-device", "accept"], since: T0 - 1000, keepUntil: T0 + 60_000 };
-      await tier.put(k, marker);
-      expect(await tier.get(k)).toEqual(marker);
-    });
+}
 
-    it("round-trips empty bodies and null-body statuses (204)", async () => {
-      const { tier } = make();
-      const k1 = key();
-      const k2 = key();
-      await tier.put(k1, sampleEntry(new Uint8Array(), {}, 301, { location: "/b" }));
-      await tier.put(k2, sampleEntry(null, {}, 204));
-      const moved = (await tier.get(k1)) as StoredEntry;
-      expect(moved.status).toBe(301);
-      expect(moved.headers.get("location")).toBe("/b");
-      expect((await bodyBytes(moved)).byteLength).toBe(0);
-      const empty = (await tier.get(k2)) as StoredEntry;
-      expect(empty.status).toBe(204);
-      expect((await bodyBytes(empty)).byteLength).toBe(0);
-    });
+function edges(make: () => TierUnderTest): void {
+  it("round-trips a Vary marker", async () => {
+    const { tier } = make();
+    const k = key();
+    const marker: Stored = { kind: "marker", names: ["x-device", "accept"], since: T0 - 1000, keepUntil: T0 + 60_000 };
+    await tier.put(k, marker);
+    expect(await tier.get(k)).toEqual(marker);
+  });
 
-    it("never returns an object past its keepUntil", async () => {
-      const t = make();
-      const k = key();
-      await t.tier.put(k, sampleEntry(bytes("x"), { keepUntil: T0 + 2000 }));
-      t.setNow(T0 + 2500);
-      expect(await t.tier.get(k)).toBeNull();
-    });
+  it("round-trips empty bodies and null-body statuses (204)", async () => {
+    const { tier } = make();
+    const k1 = key();
+    const k2 = key();
+    await tier.put(k1, sampleEntry(new Uint8Array(), {}, 301, { location: "/b" }));
+    await tier.put(k2, sampleEntry(null, {}, 204));
+    const moved = (await tier.get(k1)) as StoredEntry;
+    expect(moved.status).toBe(301);
+    expect(moved.headers.get("location")).toBe("/b");
+    expect((await bodyBytes(moved)).byteLength).toBe(0);
+    const empty = (await tier.get(k2)) as StoredEntry;
+    expect(empty.status).toBe(204);
+    expect((await bodyBytes(empty)).byteLength).toBe(0);
+  });
 
-    it("keeps keys apart (a key and its prefix)", async () => {
-      const { tier } = make();
-      const k = key();
-      await tier.put(k, sampleEntry(bytes("long")));
-      await tier.put(`${k}x`, sampleEntry(bytes("longer")));
-      expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("long");
-    });
+  it("never returns an object past its keepUntil", async () => {
+    const t = make();
+    const k = key();
+    await t.tier.put(k, sampleEntry(bytes("x"), { keepUntil: T0 + 2000 }));
+    t.setNow(T0 + 2500);
+    expect(await t.tier.get(k)).toBeNull();
+  });
+
+  it("keeps keys apart (a key and its prefix)", async () => {
+    const { tier } = make();
+    const k = key();
+    await tier.put(k, sampleEntry(bytes("long")));
+    await tier.put(`${k}x`, sampleEntry(bytes("longer")));
+    expect(new TextDecoder().decode(await bodyBytes((await tier.get(k)) as StoredEntry))).toBe("long");
   });
 }

@@ -11,7 +11,7 @@ import { type StoreDecision, storeDecision, varyFields } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
 import { MAX_VARY_FIELDS, varyHash } from "../vary.ts";
 import {
-  bodyBytes, discard, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type StoredEntry,
+  bodyBytes, discard, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type Stored, type StoredEntry,
 } from "./entries.ts";
 import type { TieredStore } from "./tier.ts";
 
@@ -34,153 +34,169 @@ const INVALIDATIONS_KEPT = 10_000;
 /** Marker lifetime after a local invalidation renews it. */
 const MARKER_RENEW_S = 86400;
 
+/** Per-isolate writer state: the store, and the local invalidations fills are checked against. */
+interface W {
+  config: Config;
+  store: TieredStore;
+  now: () => number;
+  invalidatedAt: Map<string, number>;
+}
+
 export type Writer = ReturnType<typeof createWriter>;
 
 export function createWriter(config: Config, store: TieredStore, now: () => number) {
-  // Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
-  // from one object), and Accept-Language for keys that fold it in (not rules with language: false).
-  const keyedVary = new Set(["accept-encoding"]);
-  const keyedVaryWithLanguage = new Set(["accept-encoding", "accept-language"]);
-  const invalidatedAt = new Map<string, number>();
-  const invalidatedSince = (baseKey: string, since: number) => (invalidatedAt.get(baseKey) ?? -Infinity) >= since;
-  const decide = (status: number, headers: Headers, rule: Rule | undefined, authorization = false) => storeDecision({
-    status, headers, rule, negativeTtl: config.negativeTtl, now: now(), authorization,
-    defaultSie: config.staleIfError, defaultSwr: config.staleWhileRevalidate,
-  });
-
-  /** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
-  async function entryTags(headers: Headers, key: CacheKey, ruleTags: readonly string[]): Promise<string[]> {
-    const parsed = parseTagHeaders(headers, config.tagHeaderNames, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
-    if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
-    const host = new URL(key.url).host;
-    return [...new Set([...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host, key.path, key.url))])];
-  }
-
-  async function put(key: string, value: StoredEntry | Parameters<TieredStore["put"]>[1]): Promise<void> {
-    try {
-      await store.put(key, value);
-    } catch (e) {
-      logFault("cache.put", e, { key });
-    }
-  }
-
+  const w: W = { config, store, now, invalidatedAt: new Map() };
   return {
     /** Judge an origin response: `{ prepared }` when it is stored, else the reason and the Cache-Control the client should see. */
-    async prepare(res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean): Promise<Judged> {
-      const decision = decide(res.status, res.headers, rule, authorization);
-      if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
-      const length = expectedLength(res.headers);
-      if (length !== null && Number(length) > config.maxEntryBytes) return { reason: "too-large", cacheControl: decision.cacheControl };
-      const keyed = key.language !== undefined ? keyedVaryWithLanguage : keyedVary;
-      const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
-      if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
-      const grace = graceOf(decision, res.headers.has("etag") || res.headers.has("last-modified"));
-      const t = now();
-      const meta: EntryMeta = {
-        storedAt: t, fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
-        tags: await entryTags(res.headers, key, rule?.tags ?? []), url: key.url, cacheControl: decision.cacheControl,
-        swr: decision.swr, sie: decision.sie, strict: decision.strict, keepUntil: keepUntil(t, decision.ttl + grace),
-      };
-      const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originHeaders())) : key.key;
-      return { prepared: { decision, meta, storeKey, varyNames } };
-    },
-
-    /**
-     * Store a prepared entry once its whole body has arrived (a body that fails or is too large is
-     * not stored), plus the Vary marker when it varies; return what coalesced waiters may share.
-     */
-    async fill(key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
-      if (invalidatedSince(key.key, p.meta.fillStartedAt)) {
-        await body?.cancel();
-        return null; // an unsafe request invalidated this URI while the fill was in flight
-      }
-      let bytes: Uint8Array | null = null;
-      if (body) {
-        try {
-          bytes = await readWhole(body, config.maxEntryBytes, expectedLength(res.headers));
-        } catch (e) {
-          logFault("origin.body", e, { key: p.storeKey });
-          return null;
-        }
-        if (bytes === null) return null; // too large, or shorter than its Content-Length
-      }
-      const headers = storableHeaders(res.headers);
-      // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
-      headers.set("content-length", String(bytes?.byteLength ?? 0));
-      const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
-      // Again now that the body is in: an unsafe request may have landed while it streamed.
-      if (invalidatedSince(key.key, p.meta.fillStartedAt)) return null;
-      await put(p.storeKey, entry);
-      if (p.varyNames.length) {
-        // Never lower a marker's "since" below a local invalidation made after the lookup.
-        const since = Math.max(markerSince, invalidatedAt.get(key.key) ?? 0);
-        await put(key.key, { kind: "marker", names: p.varyNames, since, keepUntil: p.meta.keepUntil });
-      }
-      return { entry, storeKey: p.storeKey, varyNames: p.varyNames };
-    },
-
-    /**
-     * RFC 9111 §4.3.4: the origin answered 304 to our revalidation. The stored response, with the
-     * header fields it had from the origin updated by the 304's, is judged again like a new one.
-     */
-    async revalidated(stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<Revalidated> {
-      const headers = mergeNotModified(stale.headers, notModified);
-      // The stored body may predate a lower maxEntryBytes: read it whole (it is bounded by what was
-      // stored), answer with it, and store it again only within today's limit.
-      const bytes = await bodyBytes(stale);
-      const d = decide(stale.status, headers, rule);
-      const base = { kind: "entry", status: stale.status, headers, body: bytes, size: bytes.byteLength } as const;
-      if (!d.store || bytes.byteLength > config.maxEntryBytes) {
-        return { stored: false, entry: { ...base, meta: { ...stale.meta, cacheControl: d.cacheControl } } };
-      }
-      const t = now();
-      const meta: EntryMeta = {
-        ...stale.meta, storedAt: t, fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, cacheControl: d.cacheControl,
-        swr: d.swr, sie: d.sie, strict: d.strict, keepUntil: keepUntil(t, d.ttl + graceOf(d, true)),
-      };
-      return { stored: true, entry: { ...base, meta } };
-    },
-
+    prepare: (res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean) =>
+      prepare(w, res, key, rule, originHeaders, fillStartedAt, authorization),
+    /** Store a prepared entry once its whole body has arrived; returns what coalesced waiters may share. */
+    fill: (key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null) => fill(w, key, p, markerSince, res, body),
+    /** RFC 9111 §4.3.4: a 304 refreshes the stored entry, judged again like a new response. */
+    revalidated: (stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number) => revalidated(w, stale, notModified, rule, fillStartedAt),
     /** Write a refreshed entry unless an unsafe request invalidated its URI after `since` (a revalidation that raced a POST). */
     async putUnlessInvalidated(baseKey: string, storeKey: string, since: number, entry: StoredEntry): Promise<void> {
-      if (!invalidatedSince(baseKey, since)) await put(storeKey, entry);
+      if (!invalidatedSince(w, baseKey, since)) await put(w, storeKey, entry);
     },
-
     /** Drop an entry (purged, or no longer storable), logging a failure. */
     async drop(storeKey: string): Promise<void> {
       await store.delete(storeKey).catch((e: unknown) => logFault("cache.delete", e, { key: storeKey }));
     },
-
     /** RFC 9111 §4.4 in this location: invalidate the URI and its same-origin Location / Content-Location. */
-    async invalidateLocally(target: URL, headers: Headers): Promise<void> {
-      const urls = [target];
-      for (const name of ["location", "content-location"]) {
-        const v = headers.get(name);
-        if (!v) continue;
-        try {
-          const u = new URL(v, target);
-          if (u.host === target.host) urls.push(u); // "same origin" only: no invalidation of other sites
-        } catch { /* unparseable Location: nothing to invalidate */ }
-      }
-      try {
-        for (const u of urls) {
-          for (const k of keysForUrl(u, config.keyOptions)) {
-            if (invalidatedAt.size >= INVALIDATIONS_KEPT) invalidatedAt.clear();
-            invalidatedAt.set(k, now());
-            const stored = await store.get(k);
-            // A Vary marker is renewed with "since = now" so older variants stop matching.
-            if (stored?.value.kind === "marker") await put(k, { ...stored.value, since: now(), keepUntil: keepUntil(now(), MARKER_RENEW_S) });
-            else if (stored) {
-              await discard(stored.value);
-              await store.delete(k);
-            }
-          }
-        }
-      } catch (e) {
-        logFault("invalidate", e, { url: target.href });
-      }
-    },
+    invalidateLocally: (target: URL, headers: Headers) => invalidateLocally(w, target, headers),
   };
+}
+
+const invalidatedSince = (w: W, baseKey: string, since: number) => (w.invalidatedAt.get(baseKey) ?? -Infinity) >= since;
+
+function decide(w: W, status: number, headers: Headers, rule: Rule | undefined, authorization = false): StoreDecision {
+  return storeDecision({
+    status, headers, rule, negativeTtl: w.config.negativeTtl, now: w.now(), authorization,
+    defaultSie: w.config.staleIfError, defaultSwr: w.config.staleWhileRevalidate,
+  });
+}
+
+async function put(w: W, key: string, value: Stored): Promise<void> {
+  try {
+    await w.store.put(key, value);
+  } catch (e) {
+    logFault("cache.put", e, { key });
+  }
+}
+
+/** Every tag an entry carries: the origin's (validated), the rule's, and those derived from its identity. */
+async function entryTags(w: W, headers: Headers, key: CacheKey, ruleTags: readonly string[]): Promise<string[]> {
+  const parsed = parseTagHeaders(headers, w.config.tagHeaderNames, MAX_TAG_BYTES - DERIVED_TAG_BYTES);
+  if (parsed.dropped.length) logEvent("warn", "tags-dropped", { key: key.key, dropped: parsed.dropped.slice(0, 10) });
+  const host = new URL(key.url).host;
+  return [...new Set([...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host, key.path, key.url))])];
+}
+
+// Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
+// from one object), and Accept-Language for keys that fold it in (not rules with language: false).
+const KEYED_VARY = new Set(["accept-encoding"]);
+const KEYED_VARY_WITH_LANGUAGE = new Set(["accept-encoding", "accept-language"]);
+
+async function prepare(
+  w: W, res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean,
+): Promise<Judged> {
+  const decision = decide(w, res.status, res.headers, rule, authorization);
+  if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
+  const length = expectedLength(res.headers);
+  if (length !== null && Number(length) > w.config.maxEntryBytes) return { reason: "too-large", cacheControl: decision.cacheControl };
+  const keyed = key.language !== undefined ? KEYED_VARY_WITH_LANGUAGE : KEYED_VARY;
+  const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
+  if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
+  const grace = graceOf(decision, res.headers.has("etag") || res.headers.has("last-modified"));
+  const t = w.now();
+  const meta: EntryMeta = {
+    storedAt: t, fillStartedAt, ttl: decision.ttl, initialAge: decision.initialAge, rule: rule?.name ?? "-",
+    tags: await entryTags(w, res.headers, key, rule?.tags ?? []), url: key.url, cacheControl: decision.cacheControl,
+    swr: decision.swr, sie: decision.sie, strict: decision.strict, keepUntil: keepUntil(t, decision.ttl + grace),
+  };
+  const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originHeaders())) : key.key;
+  return { prepared: { decision, meta, storeKey, varyNames } };
+}
+
+/**
+ * Store a prepared entry once its whole body has arrived (a body that fails or is too large is
+ * not stored), plus the Vary marker when it varies; return what coalesced waiters may share.
+ */
+async function fill(w: W, key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
+  if (invalidatedSince(w, key.key, p.meta.fillStartedAt)) {
+    await body?.cancel();
+    return null; // an unsafe request invalidated this URI while the fill was in flight
+  }
+  let bytes: Uint8Array | null = null;
+  if (body) {
+    try {
+      bytes = await readWhole(body, w.config.maxEntryBytes, expectedLength(res.headers));
+    } catch (e) {
+      logFault("origin.body", e, { key: p.storeKey });
+      return null;
+    }
+    if (bytes === null) return null; // too large, or shorter than its Content-Length
+  }
+  const headers = storableHeaders(res.headers);
+  // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
+  headers.set("content-length", String(bytes?.byteLength ?? 0));
+  const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
+  // Again now that the body is in: an unsafe request may have landed while it streamed.
+  if (invalidatedSince(w, key.key, p.meta.fillStartedAt)) return null;
+  await put(w, p.storeKey, entry);
+  if (p.varyNames.length) {
+    // Never lower a marker's "since" below a local invalidation made after the lookup.
+    const since = Math.max(markerSince, w.invalidatedAt.get(key.key) ?? 0);
+    await put(w, key.key, { kind: "marker", names: p.varyNames, since, keepUntil: p.meta.keepUntil });
+  }
+  return { entry, storeKey: p.storeKey, varyNames: p.varyNames };
+}
+
+/**
+ * RFC 9111 §4.3.4: the origin answered 304 to our revalidation. The stored response, with the
+ * header fields it had from the origin updated by the 304's, is judged again like a new one.
+ */
+async function revalidated(w: W, stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<Revalidated> {
+  const headers = mergeNotModified(stale.headers, notModified);
+  // The stored body may predate a lower maxEntryBytes: read it whole (it is bounded by what was
+  // stored), answer with it, and store it again only within today's limit.
+  const bytes = await bodyBytes(stale);
+  const d = decide(w, stale.status, headers, rule);
+  const base = { kind: "entry", status: stale.status, headers, body: bytes, size: bytes.byteLength } as const;
+  if (!d.store || bytes.byteLength > w.config.maxEntryBytes) {
+    return { stored: false, entry: { ...base, meta: { ...stale.meta, cacheControl: d.cacheControl } } };
+  }
+  const t = w.now();
+  const meta: EntryMeta = {
+    ...stale.meta, storedAt: t, fillStartedAt, ttl: d.ttl, initialAge: d.initialAge, cacheControl: d.cacheControl,
+    swr: d.swr, sie: d.sie, strict: d.strict, keepUntil: keepUntil(t, d.ttl + graceOf(d, true)),
+  };
+  return { stored: true, entry: { ...base, meta } };
+}
+
+async function invalidateLocally(w: W, target: URL, headers: Headers): Promise<void> {
+  const urls = [target];
+  for (const name of ["location", "content-location"]) {
+    const v = headers.get(name);
+    if (!v) continue;
+    try {
+      const u = new URL(v, target);
+      if (u.host === target.host) urls.push(u); // "same origin" only: no invalidation of other sites
+    } catch { /* unparseable Location: nothing to invalidate */ }
+  }
+  try {
+    for (const k of urls.flatMap((u) => keysForUrl(u, w.config.keyOptions))) {
+      if (w.invalidatedAt.size >= INVALIDATIONS_KEPT) w.invalidatedAt.clear();
+      w.invalidatedAt.set(k, w.now());
+      const stored = await w.store.get(k);
+      await discard(stored?.value);
+      // A Vary marker is renewed with "since = now" so older variants stop matching.
+      if (stored?.value.kind === "marker") await put(w, k, { ...stored.value, since: w.now(), keepUntil: keepUntil(w.now(), MARKER_RENEW_S) });
+      else if (stored) await w.store.delete(k);
+    }
+  } catch (e) {
+    logFault("invalidate", e, { url: target.href });
+  }
 }
 
 /** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */
