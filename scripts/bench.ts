@@ -140,8 +140,9 @@ function printLoad(f: Findings): void {
 function printProfiles(runs: ProfileRun[]): void {
   for (const r of runs) {
     console.log("");
-    console.log(profileReport(`${r.target.toUpperCase()} (${r.file}; ${fmt(r.measured.rps, 0)} req/s, p50 ${fmt(r.measured.p50)} ms `
-      + `@${r.measured.connections} under the profiler)`, r.worker));
+    const m = r.measured;
+    const what = m ? `${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50)} ms @${m.connections} under the profiler` : "one fresh isolate importing the bundle";
+    console.log(profileReport(`${r.target.toUpperCase()} (${r.file}; ${what})`, r.worker));
     const c = r.cacheSimulator;
     if (c) {
       console.log(`  cache simulator isolate (${c.file}): busy ${fmt(c.busyMs / 1000, 2)} s of ${fmt(c.windowMs / 1000, 2)} s; top: `

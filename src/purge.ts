@@ -8,7 +8,7 @@
  * prefixes -> directory tags, hosts -> host tags, everything -> the "*" tag every entry carries.
  */
 import ipaddr from "ipaddr.js";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Config } from "./config.ts";
 import { buildKey, keysForUrl, normalisePath } from "./key.ts";
 import { readWhole } from "./store/entries.ts";
@@ -26,21 +26,17 @@ export const MAX_PURGE_BODY_BYTES = 512 * 1024; // 100 URLs of 4 KB each fit
 export const AUTH_FAILURES_PER_WINDOW = 10;
 export const AUTH_FAILURE_WINDOW_MS = 60_000;
 
-const fileItem = z.union([
-  z.string().max(4096),
-  z.object({ url: z.string().max(4096), headers: z.record(z.string(), z.string()).optional() }).strict(),
-]);
-const purgeSchema = z
-  .object({
-    files: z.array(fileItem).optional(),
-    tags: z.array(z.string().max(2048)).optional(),
-    prefixes: z.array(z.string().max(4096)).optional(),
-    hosts: z.array(z.string().max(300)).optional(),
-    purge_everything: z.literal(true).optional(),
-  })
-  .strict();
+const str = (max: number) => z.string().check(z.maxLength(max));
+const fileItem = z.union([str(4096), z.strictObject({ url: str(4096), headers: z.optional(z.record(z.string(), z.string())) })]);
+const purgeSchema = z.strictObject({
+  files: z.optional(z.array(fileItem)),
+  tags: z.optional(z.array(str(2048))),
+  prefixes: z.optional(z.array(str(4096))),
+  hosts: z.optional(z.array(str(300))),
+  purge_everything: z.optional(z.literal(true)),
+});
 
-type PurgeBody = z.infer<typeof purgeSchema>;
+type PurgeBody = z.output<typeof purgeSchema>;
 
 export interface PurgeDeps {
   config: Config;

@@ -3,10 +3,12 @@
  * workerd's inspector open; each path gets its usual warm-up, then the profiler samples our
  * worker's isolate (and Miniflare's Cache API simulator, a separate isolate in the same workerd,
  * so MISS shows what storing costs there) for the measured run, with the usual checks around it.
- * Profiles go to .prof/<path>.cpuprofile (load them in Chrome DevTools or VS Code).
+ * Then the startup: one fresh isolate evaluating the bundle (see startup.ts for the method).
+ * Profiles go to .prof/<name>.cpuprofile (load them in Chrome DevTools or VS Code).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { Miniflare } from "miniflare";
 import type { BenchBindings } from "./bindings.ts";
 import { expectHealthy, primeHit } from "./checks.ts";
 import { BenchError, ROOT } from "./common.ts";
@@ -16,7 +18,8 @@ import {
   connect, type InspectorSession, listTargets, type ProfileSummary, startProfiling, stopProfiling, summarize,
 } from "./profile.ts";
 import { type Fleet, HIT_PATH, runTarget } from "./scenarios.ts";
-import { sourceResolver } from "./sourcemap.ts";
+import { type SourceResolver, sourceResolver } from "./sourcemap.ts";
+import { startupOptions } from "./startup.ts";
 import { startWorker, type WorkerBundle } from "./workers.ts";
 
 export const PROFILE_DIR = join(ROOT, ".prof");
@@ -25,9 +28,10 @@ const TOP = 15;
 const WORKER_NAME = "edge-cache";
 
 export interface ProfileRun {
-  target: "hit" | "miss";
+  target: "hit" | "miss" | "startup";
   file: string;
-  measured: Measured;
+  /** The load run under the profiler (absent for startup). */
+  measured?: Measured;
   worker: ProfileSummary;
   /** The Cache API simulator's isolate over the same run. */
   cacheSimulator?: ProfileSummary & { file: string };
@@ -76,5 +80,38 @@ export async function runProfiles(
     }
     runs.push(run);
   }
+  runs.push(await profileStartup(bundle, bindings, compatDate, resolve));
   return runs;
+}
+
+/**
+ * Profile one fresh isolate importing the (unminified) bundle. Self times come from sample counts,
+ * so the idle gap the sampler folds into the first sample does not count; the profiler gets 100 ms
+ * to start sampling before the request.
+ */
+async function profileStartup(bundle: WorkerBundle, bindings: BenchBindings, compatDate: string, resolve: SourceResolver): Promise<ProfileRun> {
+  const candidate = { key: "ours" as const, label: WORKER_NAME, mainModule: bundle.name, modules: { [bundle.name]: bundle.code }, bindings };
+  const mf = new Miniflare({ ...startupOptions([candidate], 1, compatDate), inspectorPort: 0 });
+  try {
+    await mf.ready;
+    const target = (await listTargets(await mf.getInspectorURL())).find((t) => t.id === "core:user:ours-0");
+    if (!target) throw new BenchError("startup profile: no inspector target core:user:ours-0");
+    const session = await connect(target);
+    try {
+      await startProfiling([session], 50);
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(await mf.unsafeGetDirectURL("ours-0"), { signal: AbortSignal.timeout(10_000) });
+      const body = await res.text();
+      if (res.status !== 200) throw new BenchError(`startup profile: the bundle failed to evaluate (${res.status}): ${body.slice(0, 300)}`);
+      const [profile] = await stopProfiling([session]);
+      if (!profile) throw new BenchError("startup profile: no profile");
+      const file = join(PROFILE_DIR, "startup.cpuprofile");
+      writeFileSync(file, JSON.stringify(profile));
+      return { target: "startup", file: relative(ROOT, file), worker: summarize(profile, TOP, bundle.name, resolve) };
+    } finally {
+      session.close();
+    }
+  } finally {
+    await mf.dispose();
+  }
 }

@@ -42,7 +42,8 @@ export interface StartupResult {
   bareHono: StartupSample;
 }
 
-interface Candidate {
+/** One module set to evaluate: worker copies are named `<key>-<i>`. */
+export interface Candidate {
   key: "control" | "bareHono" | "ours";
   label: string;
   mainModule: string;
@@ -63,7 +64,12 @@ function copyConfig(c: Candidate, name: string, compatDate: string, hasDoHost: b
   return { config: { name, compatibilityDate: compatDate, manifest: { mainModule: WRAPPER, modules }, env }, dev: { unsafeDirectSockets: [{}] } };
 }
 
-function startupOptions(candidates: Candidate[], copies: number, compatDate: string): MiniflareOptions {
+/**
+ * One workerd with `copies` fresh workers per candidate (each the wrapper plus the candidate's
+ * modules, reachable on its own direct socket), plus a stub worker exporting any Durable Object
+ * classes the bindings name (the wrapper does not export the candidate's classes).
+ */
+export function startupOptions(candidates: Candidate[], copies: number, compatDate: string): MiniflareOptions {
   const classes = [...new Set(candidates.flatMap((c) => durableObjectClasses(c.bindings)))];
   const workers: MiniflareOptions["workers"] = [];
   for (let i = 0; i < copies; i++) for (const c of candidates) workers.push(copyConfig(c, `${c.key}-${i}`, compatDate, classes.length > 0));

@@ -4,6 +4,7 @@ codes, Retry-After, or hanging), answers explain, and serves pages with X-Cache 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 TOKEN = "test-token-0123456789"
 
@@ -72,7 +73,7 @@ def _handler(edge):
 
         def do_GET(self):
             if self.path.startswith("/__edge/explain"):
-                return self._send(200, {"url": self.path.split("url=", 1)[1], "key": {"cacheKey": "k1"},
+                return self._send(200, {"url": unquote(self.path.split("url=", 1)[1]), "key": {"cacheKey": "k1"},
                                         "rule": {"name": "html", "why": "first rule"}, "bypass": {"bypass": False},
                                         "entry": {"state": "fresh", "age": 3, "ttlLeft": 10, "purged": False,
                                                   "tags": ["blog.post.1", "*", "h:x"]}})
