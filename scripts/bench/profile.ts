@@ -9,7 +9,12 @@ import type { SourceResolver } from "./sourcemap.ts";
 
 /** The V8 CPU profile format (.cpuprofile), as far as the summary reads it. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    /** Samples per source line (1-based) of this function. */
+    positionTicks?: { line: number; ticks: number }[];
+  }[];
   startTime: number;
   endTime: number;
   samples?: number[];
@@ -103,16 +108,39 @@ export interface ProfileSummary {
   entries: ProfileEntry[];
 }
 
-type CallFrame = CpuProfile["nodes"][number]["callFrame"];
+type ProfileNode = CpuProfile["nodes"][number];
+type CallFrame = ProfileNode["callFrame"];
+
+const inBundle = (cf: CallFrame, bundleUrl: string | undefined) => !!bundleUrl && !!cf.url && cf.url.endsWith(bundleUrl);
 
 /** "file:line" for a frame: through the source map for the bundle's own frames. */
 function locate(cf: CallFrame, bundleUrl: string | undefined, resolve: SourceResolver | undefined): string {
   if (!cf.url) return "(native)";
-  if (resolve && bundleUrl && cf.url.endsWith(bundleUrl) && cf.lineNumber >= 0) {
+  if (resolve && inBundle(cf, bundleUrl) && cf.lineNumber >= 0) {
     const original = resolve(cf.lineNumber, Math.max(0, cf.columnNumber));
     if (original) return original;
   }
   return `${cf.url}:${cf.lineNumber + 1}`;
+}
+
+/**
+ * Where a node's `n` samples go: [function, location, samples]. The bundle's module top level is
+ * one function holding every module's top-level statements (esbuild concatenates them), so it is
+ * split by source line (its positionTicks, through the source map).
+ */
+function attribute(node: ProfileNode, n: number, bundleUrl?: string, resolve?: SourceResolver): [string, string, number][] {
+  const cf = node.callFrame;
+  if (cf.functionName.startsWith("(")) return [[cf.functionName, "", n]];
+  const topLevel = cf.functionName === "" && cf.lineNumber === 0 && cf.columnNumber === 0 && inBundle(cf, bundleUrl);
+  if (!topLevel || !resolve || !node.positionTicks?.length) return [[cf.functionName || "(anonymous)", locate(cf, bundleUrl, resolve), n]];
+  const out: [string, string, number][] = [];
+  let left = n;
+  for (const { line, ticks } of node.positionTicks) {
+    out.push(["(module top level)", resolve(line - 1, 0) ?? `${cf.url}:${line}`, ticks]);
+    left -= ticks;
+  }
+  if (left > 0) out.push(["(module top level)", cf.url, left]);
+  return out;
 }
 
 /**
@@ -122,21 +150,21 @@ function locate(cf: CallFrame, bundleUrl: string | undefined, resolve: SourceRes
 export function summarize(profile: CpuProfile, limit: number, bundleUrl?: string, resolve?: SourceResolver): ProfileSummary {
   const samples = profile.samples ?? [];
   const intervalMs = median(profile.timeDeltas ?? []) / 1000;
-  const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const counts = new Map<number, number>();
   for (const id of samples) counts.set(id, (counts.get(id) ?? 0) + 1);
   const byFunction = new Map<string, { functionName: string; location: string; n: number }>();
   let busy = 0;
-  for (const [id, n] of counts) {
-    const cf = frames.get(id);
-    if (!cf || cf.functionName === "(idle)") continue;
-    busy += n;
-    const functionName = cf.functionName || "(anonymous)";
-    const location = cf.functionName.startsWith("(") ? "" : locate(cf, bundleUrl, resolve);
-    const key = `${functionName}\u0000${location}`;
-    const entry = byFunction.get(key) ?? { functionName, location, n: 0 };
-    entry.n += n;
-    byFunction.set(key, entry);
+  for (const [id, count] of counts) {
+    const node = nodes.get(id);
+    if (!node || node.callFrame.functionName === "(idle)") continue;
+    busy += count;
+    for (const [functionName, location, n] of attribute(node, count, bundleUrl, resolve)) {
+      const key = `${functionName}\u0000${location}`;
+      const entry = byFunction.get(key) ?? { functionName, location, n: 0 };
+      entry.n += n;
+      byFunction.set(key, entry);
+    }
   }
   const entries = [...byFunction.values()].sort((a, b) => b.n - a.n).slice(0, limit).map((e) => ({
     functionName: e.functionName, location: e.location, selfMs: e.n * intervalMs, percent: busy ? (100 * e.n) / busy : 0,

@@ -119,7 +119,7 @@ export function profileReport(title: string, p: ProfileSummary): string {
     + `${p.samples.toLocaleString("en-US")} samples every ${fmt(p.intervalMs, 3)} ms`;
   const table = formatTable(
     [{ header: "self ms", align: "right" }, { header: "%", align: "right" }, { header: "function" }, { header: "location" }],
-    p.entries.map((e) => [fmt(e.selfMs, 0), fmt(e.percent, 1), e.functionName, e.location]),
+    p.entries.map((e) => [fmt(e.selfMs, e.selfMs < 10 ? 1 : 0), fmt(e.percent, 1), e.functionName, e.location]),
   );
   return `${head}\n${table}`;
 }
