@@ -51,6 +51,7 @@ export async function runProfiles(
   opts: { duration: number; warmup: number; connections: number }, bundle: WorkerBundle, bindings: BenchBindings,
   compatDate: string, origin: OriginProcess, cleanups: (() => Promise<void>)[],
 ): Promise<ProfileRun[]> {
+  if (typeof WebSocket === "undefined") throw new BenchError("--profile needs Node 22's global WebSocket: run it with `npm run bench`, which uses the project's Node");
   const worker = await startWorker({ name: WORKER_NAME, script: bundle.code, moduleName: bundle.name, bindings, compatDate, inspector: true });
   cleanups.push(() => worker.dispose());
   const fleet: Fleet = { origin, ours: worker };

@@ -12,8 +12,6 @@ export interface CpuProfile {
   nodes: {
     id: number;
     callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-    /** Samples per source line (1-based) of this function. */
-    positionTicks?: { line: number; ticks: number }[];
   }[];
   startTime: number;
   endTime: number;
@@ -106,10 +104,18 @@ export interface ProfileSummary {
   /** Non-idle samples x interval, ms. */
   busyMs: number;
   entries: ProfileEntry[];
+  /** Self time by where the code lives: npm package, src/ file, "(native)" or a V8 bucket like "(program)". */
+  bySource: { source: string; selfMs: number; percent: number }[];
 }
 
-type ProfileNode = CpuProfile["nodes"][number];
-type CallFrame = ProfileNode["callFrame"];
+/** The package (node_modules/<pkg>) or file a location belongs to. */
+function sourceOf(e: { functionName: string; location: string }): string {
+  if (!e.location) return e.functionName;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(e.location)?.[1];
+  return pkg ?? e.location.replace(/:\d+$/, "");
+}
+
+type CallFrame = CpuProfile["nodes"][number]["callFrame"];
 
 const inBundle = (cf: CallFrame, bundleUrl: string | undefined) => !!bundleUrl && !!cf.url && cf.url.endsWith(bundleUrl);
 
@@ -124,23 +130,13 @@ function locate(cf: CallFrame, bundleUrl: string | undefined, resolve: SourceRes
 }
 
 /**
- * Where a node's `n` samples go: [function, location, samples]. The bundle's module top level is
- * one function holding every module's top-level statements (esbuild concatenates them), so it is
- * split by source line (its positionTicks, through the source map).
+ * [function, location] for a sampled frame. The bundle's module top level (one function holding
+ * every module's top-level statements: esbuild concatenates them) has no position; it is named so.
  */
-function attribute(node: ProfileNode, n: number, bundleUrl?: string, resolve?: SourceResolver): [string, string, number][] {
-  const cf = node.callFrame;
-  if (cf.functionName.startsWith("(")) return [[cf.functionName, "", n]];
-  const topLevel = cf.functionName === "" && cf.lineNumber === 0 && cf.columnNumber === 0 && inBundle(cf, bundleUrl);
-  if (!topLevel || !resolve || !node.positionTicks?.length) return [[cf.functionName || "(anonymous)", locate(cf, bundleUrl, resolve), n]];
-  const out: [string, string, number][] = [];
-  let left = n;
-  for (const { line, ticks } of node.positionTicks) {
-    out.push(["(module top level)", resolve(line - 1, 0) ?? `${cf.url}:${line}`, ticks]);
-    left -= ticks;
-  }
-  if (left > 0) out.push(["(module top level)", cf.url, left]);
-  return out;
+function describe(cf: CallFrame, bundleUrl?: string, resolve?: SourceResolver): [string, string] {
+  if (cf.functionName.startsWith("(")) return [cf.functionName, ""];
+  if (cf.functionName === "" && cf.lineNumber < 0 && cf.url) return ["(module top level)", cf.url];
+  return [cf.functionName || "(anonymous)", locate(cf, bundleUrl, resolve)];
 }
 
 /**
@@ -159,15 +155,17 @@ export function summarize(profile: CpuProfile, limit: number, bundleUrl?: string
     const node = nodes.get(id);
     if (!node || node.callFrame.functionName === "(idle)") continue;
     busy += count;
-    for (const [functionName, location, n] of attribute(node, count, bundleUrl, resolve)) {
-      const key = `${functionName}\u0000${location}`;
-      const entry = byFunction.get(key) ?? { functionName, location, n: 0 };
-      entry.n += n;
-      byFunction.set(key, entry);
-    }
+    const [functionName, location] = describe(node.callFrame, bundleUrl, resolve);
+    const key = `${functionName}\u0000${location}`;
+    const entry = byFunction.get(key) ?? { functionName, location, n: 0 };
+    entry.n += count;
+    byFunction.set(key, entry);
   }
-  const entries = [...byFunction.values()].sort((a, b) => b.n - a.n).slice(0, limit).map((e) => ({
-    functionName: e.functionName, location: e.location, selfMs: e.n * intervalMs, percent: busy ? (100 * e.n) / busy : 0,
-  }));
-  return { samples: samples.length, intervalMs, windowMs: (profile.endTime - profile.startTime) / 1000, busyMs: busy * intervalMs, entries };
+  const share = (n: number) => ({ selfMs: n * intervalMs, percent: busy ? (100 * n) / busy : 0 });
+  const all = [...byFunction.values()].sort((a, b) => b.n - a.n);
+  const entries = all.slice(0, limit).map((e) => ({ functionName: e.functionName, location: e.location, ...share(e.n) }));
+  const sources = new Map<string, number>();
+  for (const e of all) sources.set(sourceOf(e), (sources.get(sourceOf(e)) ?? 0) + e.n);
+  const bySource = [...sources].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([source, n]) => ({ source, ...share(n) }));
+  return { samples: samples.length, intervalMs, windowMs: (profile.endTime - profile.startTime) / 1000, busyMs: busy * intervalMs, entries, bySource };
 }

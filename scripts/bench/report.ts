@@ -121,5 +121,6 @@ export function profileReport(title: string, p: ProfileSummary): string {
     [{ header: "self ms", align: "right" }, { header: "%", align: "right" }, { header: "function" }, { header: "location" }],
     p.entries.map((e) => [fmt(e.selfMs, e.selfMs < 10 ? 1 : 0), fmt(e.percent, 1), e.functionName, e.location]),
   );
-  return `${head}\n${table}`;
+  const bySource = `  by source: ${p.bySource.map((x) => `${x.source} ${fmt(x.percent, 0)}%`).join(", ")}`;
+  return `${head}\n${table}\n${bySource}`;
 }
