@@ -71,8 +71,8 @@ function printHeader(opts: Options, v: Record<string, string>): void {
       + `${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s profiled each`);
   } else {
     const load = opts.sections.includes("load") ? opts.targets.length * opts.connections.length * per : 0;
-    const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 12 : 0)
-      + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.3 : 0);
+    const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
+      + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
     console.log(`edge-cache bench: ${opts.sections.includes("load") ? `${opts.targets.join(", ")} at ${opts.connections.join(" and ")} `
       + `connections, ${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s measured each; ` : ""}`
       + `${opts.sections.filter((s) => s !== "load").join(" + ") || "no static sections"} (about ${Math.ceil(load + extra + 5)} s)`);

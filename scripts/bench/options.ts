@@ -34,8 +34,8 @@ export const USAGE = [
   "                    startup: module evaluation time, which needs the bundle build)",
   "  --warmup          unmeasured seconds before each run (default: 20% of duration, 1..2 s)",
   "  --startup-rounds  fresh isolates per worker for the startup median (default 10)",
-  "  --profile         instead of the comparison: CPU profiles of the HIT and MISS paths under load,",
-  "                    written to .prof/hit.cpuprofile and .prof/miss.cpuprofile, top functions printed",
+  "  --profile         instead of the comparison: CPU profiles of the HIT and MISS paths under load and",
+  "                    of startup, written to .prof/{hit,miss,startup}.cpuprofile, top functions printed",
   "  --json            also print the results as one JSON object (last line of output)",
 ].join("\n");
 

@@ -14,6 +14,8 @@ const KIB = 1024;
 /** The issue's bundle target: minified size (KiB, as wrangler reports sizes). */
 export const MINIFIED_TARGET_KIB = 120;
 
+const kib = (n: number) => fmt(n / KIB, 1);
+
 /** The load results, grouped by connection count, in run order. */
 export function loadTable(rows: Measured[]): string {
   return formatTable(
@@ -33,6 +35,8 @@ export interface Ratio {
   connections?: number;
   value: number;
   unit?: string;
+  /** The two sides, for the reader ("1794 vs 4289 req/s"). */
+  detail?: string;
   target?: { op: ">=" | "<="; value: number };
   pass?: boolean;
 }
@@ -43,6 +47,9 @@ export function ratio(name: string, value: number, target?: Ratio["target"], ext
   return { name, value, target, pass, ...extra };
 }
 
+const rps = (a: Measured, b: Measured) => ({ detail: `${fmt(a.rps, 0)} vs ${fmt(b.rps, 0)} req/s` });
+const p50 = (a: Measured, b: Measured) => ({ detail: `${fmt(a.p50)} vs ${fmt(b.p50)} ms` });
+
 /** The load ratios at every connection count both sides of a ratio ran at. */
 export function loadRatios(results: Measured[], connections: number[]): Ratio[] {
   const out: Ratio[] = [];
@@ -50,16 +57,16 @@ export function loadRatios(results: Measured[], connections: number[]): Ratio[] 
     const by = (t: string) => results.find((m) => m.target === t && m.connections === c);
     const [hit, bare, miss, proxy, put, direct] = ["hit", "bare", "miss", "proxy", "proxy-put", "direct"].map(by);
     const at = { connections: c };
-    if (hit && bare) out.push(ratio("HIT/bare throughput", hit.rps / bare.rps, { op: ">=", value: 0.9 }, at));
-    if (miss && proxy) out.push(ratio("MISS/bare-proxy p50 latency", miss.p50 / proxy.p50, { op: "<=", value: 1.2 }, at));
+    if (hit && bare) out.push(ratio("HIT/bare throughput", hit.rps / bare.rps, { op: ">=", value: 0.9 }, { ...at, ...rps(hit, bare) }));
+    if (miss && proxy) out.push(ratio("MISS/bare-proxy p50 latency", miss.p50 / proxy.p50, { op: "<=", value: 1.2 }, { ...at, ...p50(miss, proxy) }));
     if (miss && put) {
-      out.push(ratio("MISS/proxy+put p50 latency", miss.p50 / put.p50, undefined, at));
-      out.push(ratio("MISS/proxy+put throughput", miss.rps / put.rps, undefined, at));
+      out.push(ratio("MISS/proxy+put p50 latency", miss.p50 / put.p50, undefined, { ...at, ...p50(miss, put) }));
+      out.push(ratio("MISS/proxy+put throughput", miss.rps / put.rps, undefined, { ...at, ...rps(miss, put) }));
     }
-    if (put && proxy) out.push(ratio("proxy+put/bare-proxy p50 (simulator put)", put.p50 / proxy.p50, undefined, at));
+    if (put && proxy) out.push(ratio("proxy+put/bare-proxy p50 (simulator put)", put.p50 / proxy.p50, undefined, { ...at, ...p50(put, proxy) }));
     if (miss && direct) {
-      out.push(ratio("MISS/direct p50 latency", miss.p50 / direct.p50, { op: "<=", value: 1.1 }, at));
-      out.push(ratio("MISS/direct throughput", miss.rps / direct.rps, undefined, at));
+      out.push(ratio("MISS/direct p50 latency", miss.p50 / direct.p50, { op: "<=", value: 1.1 }, { ...at, ...p50(miss, direct) }));
+      out.push(ratio("MISS/direct throughput", miss.rps / direct.rps, undefined, { ...at, ...rps(miss, direct) }));
     }
   }
   return out;
@@ -69,8 +76,14 @@ export function loadRatios(results: Measured[], connections: number[]): Ratio[] 
 export function staticRatios(ours?: DeployBuild, hono?: DeployBuild, startup?: StartupResult): Ratio[] {
   const out: Ratio[] = [];
   if (ours) out.push(ratio("bundle minified size", ours.size.minifiedBytes / KIB, { op: "<=", value: MINIFIED_TARGET_KIB }, { unit: "KiB" }));
-  if (ours && hono) out.push(ratio("bundle minified, ours/bare Hono", ours.size.minifiedBytes / hono.size.minifiedBytes));
-  if (startup) out.push(ratio("startup, ours/bare Hono", startup.ours.ms / startup.bareHono.ms, { op: "<=", value: 1.5 }));
+  if (ours && hono) {
+    out.push(ratio("bundle minified, ours/bare Hono", ours.size.minifiedBytes / hono.size.minifiedBytes, undefined,
+      { detail: `${kib(ours.size.minifiedBytes)} vs ${kib(hono.size.minifiedBytes)} KiB` }));
+  }
+  if (startup) {
+    out.push(ratio("startup, ours/bare Hono", startup.ours.ms / startup.bareHono.ms, { op: "<=", value: 1.5 },
+      { detail: `${fmt(startup.ours.ms)} vs ${fmt(startup.bareHono.ms)} ms` }));
+  }
   return out;
 }
 
@@ -78,12 +91,12 @@ export function ratioLine(r: Ratio): string {
   const conns = r.connections === undefined ? "" : `@${r.connections}`;
   const value = `${fmt(r.value, r.unit ? 1 : 3)}${r.unit ? ` ${r.unit}` : ""}`;
   const head = `${r.name.padEnd(42)} ${conns.padStart(4)} ${value.padStart(10)}`;
-  if (!r.target) return `${head}   (informational)`;
+  const detail = r.detail ? `   (${r.detail})` : "";
+  if (!r.target) return `${head}   ${"informational".padEnd(32)}${detail}`;
   const verdict = r.pass === undefined ? "-" : r.pass ? "PASS" : "MISS-TARGET";
-  return `${head}   target ${r.target.op} ${r.target.value}${r.unit ? ` ${r.unit}` : ""}   ${verdict}`;
+  const target = `target ${r.target.op} ${r.target.value}${r.unit ? ` ${r.unit}` : ""}`;
+  return `${head}   ${target.padEnd(19)} ${verdict.padEnd(12)}${detail}`;
 }
-
-const kib = (n: number) => fmt(n / KIB, 1);
 
 /** Raw, minified and gzip sizes of our build and the bare Hono one, and what fills ours. */
 export function bundleReport(builds: DeployBuild[]): string {
