@@ -92,10 +92,10 @@ export function ratioLine(r: Ratio): string {
   const value = `${fmt(r.value, r.unit ? 1 : 3)}${r.unit ? ` ${r.unit}` : ""}`;
   const head = `${r.name.padEnd(42)} ${conns.padStart(4)} ${value.padStart(10)}`;
   const detail = r.detail ? `   (${r.detail})` : "";
-  if (!r.target) return `${head}   ${"informational".padEnd(32)}${detail}`;
+  if (!r.target) return `${head}   ${detail ? "informational".padEnd(32) : "informational"}${detail}`;
   const verdict = r.pass === undefined ? "-" : r.pass ? "PASS" : "MISS-TARGET";
   const target = `target ${r.target.op} ${r.target.value}${r.unit ? ` ${r.unit}` : ""}`;
-  return `${head}   ${target.padEnd(19)} ${verdict.padEnd(12)}${detail}`;
+  return `${head}   ${target.padEnd(19)} ${detail ? verdict.padEnd(12) : verdict}${detail}`;
 }
 
 /** Raw, minified and gzip sizes of our build and the bare Hono one, and what fills ours. */
