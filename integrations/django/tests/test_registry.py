@@ -61,6 +61,10 @@ class RegistryTests(TestCase):
         self.assertIn("blog.post", tags)
         self.assertIn(SITE + "/posts/%d/" % pk, files)
 
+    def test_deleting_an_author_purges_their_posts_before_set_null(self):
+        tags, _, _ = self.change(self.ann.delete)
+        self.assertEqual(tags, {"blog.post.%d" % self.post.pk})
+
     def test_cascade_delete_is_one_batch(self):
         for i in range(50):
             Post.objects.create(title="P%d" % i, category=self.news)

@@ -84,14 +84,14 @@ class ThreadTests(EdgeTestCase):
     def test_a_save_does_not_wait_for_the_edge(self):
         post = Post.objects.create(title="x", category=self.news)
         self.assertTrue(edge_cache.flush(10))
-        normal = min(self.save_ms(post) for _ in range(20))
+        normal = sorted(self.save_ms(post) for _ in range(20))
         self.assertTrue(edge_cache.flush(10))
         self.edge.script = ["hang"] * 100
-        hanging = max(self.save_ms(post) for _ in range(20))
-        self.assertLess(hanging, 1000)
+        hanging = sorted(self.save_ms(post) for _ in range(20))
+        self.assertLess(hanging[-1], 1000)
         if os.environ.get("EDGE_CACHE_MEASURE"):
-            sys.stderr.write("\nsave with a normal edge: %.2f ms (best of 20); with a hanging edge: %.2f ms (worst of 20)\n"
-                             % (normal, hanging))
+            sys.stderr.write("\nsave, 20 times: normal edge median %.2f ms, max %.2f ms; hanging edge median %.2f ms, max %.2f ms\n"
+                             % (normal[10], normal[-1], hanging[10], hanging[-1]))
         self.edge.release.set()
         self.assertTrue(edge_cache.flush(30))
 
