@@ -4,7 +4,7 @@ Read on every use (a dict merge is cheap) so that override_settings() in tests a
 changed at run time take effect without a cache to invalidate.
 """
 
-import importlib.util
+import functools
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -82,7 +82,7 @@ class Conf:
     def backend(self):
         if self.BACKEND != "auto":
             return self.BACKEND
-        return "celery" if importlib.util.find_spec("celery") else "thread"
+        return "celery" if celery_installed() else "thread"
 
     def absolute_urls(self, url):
         """A path becomes one URL per SITE_URL; an absolute http(s) URL stays as it is."""
@@ -102,6 +102,16 @@ def get():
 
 def unknown_keys():
     return sorted(set(getattr(settings, "EDGE_CACHE", None) or {}) - set(DEFAULTS))
+
+
+@functools.lru_cache(maxsize=None)
+def celery_installed():
+    """Imported, not looked up: Celery replaces its module object (find_spec fails on it)."""
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def running_tests():
