@@ -6,6 +6,7 @@ answers (400 bad body, 401 token, 403 address, 404 purge disabled) are not retri
 them cannot succeed until someone changes the configuration.
 """
 
+import http.client
 import json
 import logging
 import random
@@ -49,7 +50,7 @@ def call(method, url, token, body=None, timeout=5.0, headers=None):
             return response.status, _json(response.read()), None
     except urllib.error.HTTPError as error:
         return error.code, _json(error.read()), _retry_after(error.headers)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise PurgeError("no answer from %s: %s" % (url, getattr(error, "reason", None) or error)) from error
 
 

@@ -1,6 +1,7 @@
 """Fetching pages through the edge for edge_warm and edge_verify: no redirects followed (a
 redirect is an answer the edge caches too), the cache verdict read from X-Cache and Cache-Status."""
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -45,18 +46,17 @@ def fetch(url, headers=None, timeout=30.0):
     request = urllib.request.Request(url, headers=dict({"User-Agent": "edge-cache-django"}, **(headers or {})))
     start = time.monotonic()
     try:
-        response = _opener.open(request, timeout=timeout)
-    except urllib.error.HTTPError as error:  # 3xx/4xx/5xx still carry the cache verdict
-        response = error
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        try:
+            response = _opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as error:  # 3xx/4xx/5xx still carry the cache verdict
+            response = error
+        with response:
+            response.read()
+            probe.status = response.status if hasattr(response, "status") else response.code
+            probe.cache = (response.headers.get("X-Cache") or "").upper()
+            probe.cache_status = response.headers.get("Cache-Status") or ""
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         probe.error = str(getattr(error, "reason", None) or error)
-        probe.ms = (time.monotonic() - start) * 1000
-        return probe
-    with response:
-        response.read()
-        probe.status = response.status if hasattr(response, "status") else response.code
-        probe.cache = (response.headers.get("X-Cache") or "").upper()
-        probe.cache_status = response.headers.get("Cache-Status") or ""
     probe.ms = (time.monotonic() - start) * 1000
     return probe
 
