@@ -9,21 +9,33 @@ import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
 import { explain, explainJson } from "./explain.ts";
 import { keyHash, logFault, logRequest } from "./log.ts";
-import { authenticate, createFailureLimiter, handlePurge } from "./purge.ts";
+import { authenticate, createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
 import type { Trace } from "./runtime.ts";
 import { type AppRuntime, buildRuntime } from "./wiring.ts";
 
+/** Characters some routers drop or fold away: controls, spaces, soft hyphen, zero-width marks. */
+const INVISIBLE = /[\x00-\x20\x7f\u00ad\u200b-\u200f\u2060\ufeff]/g;
+
 /**
- * Is this path the worker's own `/__edge` namespace, however it is spelled (`//__edge`, `%2F`,
- * `;`, case)? Such requests are answered here and never forwarded: they may carry a bearer token.
+ * Is this path the worker's own `/__edge` namespace, however it is spelled? Percent-decoded
+ * repeatedly (`%252F`), Unicode compatibility folded (`ſ` is `s`), lower-cased, with invisible
+ * characters removed: any path that then contains `__edge` is answered by the worker and never
+ * forwarded, since it may carry a bearer token (`/__edge./purge`, `/x/..%2F__edge/purge`, ...).
  */
 export function inWorkerNamespace(path: string): boolean {
   let p = path;
-  try {
-    p = decodeURIComponent(path);
-  } catch { /* malformed escapes: judge the raw path */ }
-  p = p.toLowerCase().replace(/[;\s]+/g, "").replace(/\/{2,}/g, "/");
-  return /^\/__edge(\/|$)/.test(p);
+  for (let i = 0; i < 4; i++) {
+    let d: string;
+    try {
+      d = decodeURIComponent(p);
+    } catch {
+      // Malformed escapes elsewhere: decode the ASCII ones, which is what lenient servers do.
+      d = p.replace(/%([0-7][0-9a-f])/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+    if (d === p) break;
+    p = d;
+  }
+  return p.normalize("NFKC").toLowerCase().replace(INVISIBLE, "").includes("__edge");
 }
 
 /** Shortest PURGE_TOKEN accepted: a guessable token is worse than none. */
@@ -62,8 +74,11 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   app.use("*", async (c, next) => {
     // The worker's own namespace: near misses ("/__edge/Purge", "//__edge/purge") are answered
-    // here, never forwarded (they would carry a bearer token to the origin).
-    if (!ownPaths.has(c.req.path) && inWorkerNamespace(c.req.path)) return explainJson(404, { error: "not found" });
+    // here, never forwarded (they would carry a bearer token to the origin). And a request bearing
+    // one of our tokens is never forwarded anywhere, whatever its path.
+    const path = new URL(c.req.url).pathname;
+    if (ownPaths.has(path)) return next();
+    if (inWorkerNamespace(path) || (await bearsControlToken(c.req.header("authorization"), c.env))) return explainJson(404, { error: "not found" });
     await next();
   });
   app.use("*", requestLog(now));
@@ -99,6 +114,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
     return c.text("Internal error in edge-cache\n", 500, { "cache-control": "no-store" });
   });
   return app;
+}
+
+/** Does this Authorization header carry the purge or explain token (compared in constant time)? */
+async function bearsControlToken(authorization: string | undefined, env: Env): Promise<boolean> {
+  const m = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!m) return false;
+  const secrets = [env.PURGE_TOKEN, env.EXPLAIN_TOKEN].filter((t): t is string => !!t);
+  const matches = await Promise.all(secrets.map((t) => tokenMatches(m[1]!, t)));
+  return matches.some(Boolean);
 }
 
 /** One JSON log line (and Analytics Engine data point) per request, when logging is on; nothing otherwise. */

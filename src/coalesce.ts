@@ -10,9 +10,8 @@ import type { StoredEntry } from "./store/entries.ts";
 /** What a leader shares: the stored entry, its body as bytes. */
 export interface SharedFill {
   entry: StoredEntry;
-  /** The key it was stored under and the request headers it varies on: a waiter may use it only if its own variant key is the same. */
+  /** The key it was stored under. */
   storeKey: string;
-  varyNames: string[];
 }
 
 /** Keys in flight at most (beyond it requests are not coalesced, never refused). */

@@ -18,7 +18,9 @@ import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { DEFAULT_ANALYTICS_COOKIES, DEFAULT_RULES, DEFAULT_TRACKING_PARAMS, FORWARDED_BY_DEFAULT, POISONING_HEADERS } from "./defaults.ts";
 import { parseCacheControl } from "./http/cache-control.ts";
-import type { KeyOptions } from "./key.ts";
+import type { CookieRules } from "./cookies.ts";
+import type { HeaderDimension, KeyOptions } from "./key.ts";
+import type { FillHeaders } from "./origin.ts";
 import { matchRule } from "./policy.ts";
 
 z.config(en());
@@ -130,10 +132,33 @@ const configSchema = z.strictObject({
   memoryCacheBytes: withDefault(int(0, 64 * 1024 * 1024), 8 * 1024 * 1024),
   /** Allow `?nocache` to bypass the cache. Off: a public bypass switch is a denial-of-service lever. */
   allowNocacheParam: withDefault(z.boolean(), false),
-  /** Request headers never forwarded to the origin (cache-poisoning vectors), added to the hop-by-hop list. */
+  /** Request headers bypassed requests never carry to the origin (cache-poisoning vectors), beside the hop-by-hop list. */
   stripRequestHeaders: withDefault(z.array(headerName()), POISONING_HEADERS),
-  /** Cacheable requests carry only these client headers to the origin (plus our own). */
-  forwardHeaders: withDefault(z.array(headerName()), FORWARDED_BY_DEFAULT),
+  /** More headers to strip, added to the defaults rather than replacing them. */
+  extraStripRequestHeaders: withDefault(z.array(headerName()), []),
+  /**
+   * Client headers that are key dimensions by value: a cacheable request forwards them (and only
+   * them, besides the dimensions below) to the origin. The headers that used to be forwarded by
+   * default are ignored here (README: "Migrating from forwardHeaders").
+   */
+  forwardHeaders: withDefault(z.array(headerName()), []),
+  /** Headers keyed by a folded class: `{name, classes: {sentValue: [substrings]}, otherwise}`. */
+  keyHeaders: withDefault(z.array(z.strictObject({
+    name: headerName(),
+    classes: z.record(str().check(z.regex(/^[\x20-\x7e]{1,64}$/)), z.array(str().check(z.minLength(1)))),
+    otherwise: z.optional(str().check(z.regex(/^[\x20-\x7e]{0,64}$/))),
+  })), []),
+  /** Key (and tell the origin, as CF-Device-Type) the device class from User-Agent: mobile, tablet or desktop. */
+  deviceClass: withDefault(z.boolean(), false),
+  /** Cookies whose values are key dimensions; the only cookies a cacheable request forwards. */
+  keyCookies: withDefault(z.array(str().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a cookie name (a token)"))), []),
+  /** The cookie holding an explicit language choice, folded into the language dimension ("" for none). */
+  languageCookie: withDefault(str().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/)), "django_language"),
+  /** What a cacheable request tells the origin instead of the client's User-Agent and Accept. */
+  originUserAgent: withDefault(str().check(z.regex(/^[\x20-\x7e]{1,256}$/)), "edge-cache/1 (shared cache fill)"),
+  originAccept: withDefault(str().check(z.regex(/^[\x20-\x7e]{1,256}$/)), "*/*"),
+  /** Header carrying a request id the worker generates for each origin fetch of a cacheable request ("" for none). */
+  requestIdHeader: withDefault(str().check(z.regex(/^[A-Za-z0-9-]{0,64}$/)), "X-Request-ID"),
   /** Longest request URL accepted (bytes); longer: 414 without asking the origin. */
   maxUrlLength: withDefault(int(256, 65536), 8192),
   /** Largest total of request header names and values (bytes); larger: 431 without asking the origin. */
@@ -169,13 +194,14 @@ interface Derived {
   origins: readonly string[];
   /** The rules in effect (defaults merged, or replaced). */
   rules: readonly Rule[];
-  /** Analytics cookie patterns, defaults and extras merged. */
-  analyticsPatterns: readonly string[];
+  /** Analytics cookie patterns (defaults and extras merged), session, keyed and language cookies. */
+  cookieRules: CookieRules;
   keyOptions: KeyOptions;
-  /** Lower-cased: response headers tags are read from; request headers never forwarded; allow-list for cacheable requests. */
+  /** What cache fills send in place of the client's headers. */
+  fill: FillHeaders;
+  /** Lower-cased: response headers tags are read from; request headers bypassed requests never forward. */
   tagHeaderNames: readonly string[];
   stripHeaderNames: readonly string[];
-  forwardHeaderNames: ReadonlySet<string>;
 }
 
 /** The compiled configuration: every option plus derived values, deeply frozen. */
@@ -227,18 +253,40 @@ function compile(parsed: Parsed): Config {
     ...parsed,
     origins,
     rules,
-    analyticsPatterns: [...parsed.analyticsCookies, ...parsed.extraAnalyticsCookies],
+    cookieRules: {
+      analytics: [...parsed.analyticsCookies, ...parsed.extraAnalyticsCookies],
+      session: parsed.sessionCookies,
+      keyed: parsed.keyCookies,
+      language: parsed.languages.length ? parsed.languageCookie : "",
+    },
+    fill: { userAgent: parsed.originUserAgent, accept: parsed.originAccept, forwardedHeaders: parsed.forwardedHeaders, requestIdHeader: parsed.requestIdHeader },
     keyOptions: {
       cacheVersion: parsed.cacheVersion,
       trackingParams: lower([...parsed.trackingParams, ...parsed.extraTrackingParams]),
       languages: parsed.languages,
       languageKeyed: (path) => matchRule(path, rules)?.language ?? true,
+      headers: headerDimensions(parsed),
+      deviceClass: parsed.deviceClass,
     },
     tagHeaderNames: lower(parsed.tagHeaders),
-    stripHeaderNames: lower(parsed.stripRequestHeaders),
-    forwardHeaderNames: new Set(lower(parsed.forwardHeaders)),
+    stripHeaderNames: lower([...parsed.stripRequestHeaders, ...parsed.extraStripRequestHeaders]),
   };
   return deepFreeze(config);
+}
+
+/**
+ * Keyed headers: `forwardHeaders` by value (minus the headers that used to be forwarded by
+ * default: they now have their own mechanisms or are never sent), then `keyHeaders` by class.
+ */
+function headerDimensions(parsed: Parsed): HeaderDimension[] {
+  const legacy = new Set(FORWARDED_BY_DEFAULT.map((h) => h.toLowerCase()));
+  const byValue = [...new Set(parsed.forwardHeaders.map((h) => h.toLowerCase()))].filter((h) => !legacy.has(h));
+  const byClass = parsed.keyHeaders.map((k) => ({
+    name: k.name.toLowerCase(),
+    classes: Object.entries(k.classes).map(([value, match]) => ({ value, match })),
+    ...(k.otherwise !== undefined ? { otherwise: k.otherwise } : {}),
+  }));
+  return [...byValue.map((name) => ({ name })), ...byClass.filter((c) => !byValue.includes(c.name))];
 }
 
 function checkOrigin(origin: string, i: number): void {

@@ -28,14 +28,14 @@ describe("analyseCookies", () => {
     ["ga=1; _gax=2; my_ga=3", "ga=1; _gax=2; my_ga=3", [], []],
     ["SESSIONID=abc", "SESSIONID=abc", [], []],
   ] as const)("%j", (header, forward, stripped, session) => {
-    const r = analyseCookies(header, A, S);
+    const r = analyseCookies(header, { analytics: A, session: S });
     expect(r.forward).toBe(forward);
     expect(r.stripped).toEqual(stripped);
     expect(r.session).toEqual(session);
   });
 
   it("honours configured session cookie patterns", () => {
-    expect(analyseCookies("wordpress_logged_in_abc=1", A, ["wordpress_logged_in_*"]).session).toEqual(["wordpress_logged_in_abc"]);
+    expect(analyseCookies("wordpress_logged_in_abc=1", { analytics: A, session: ["wordpress_logged_in_*"] }).session).toEqual(["wordpress_logged_in_abc"]);
   });
 });
 
@@ -57,6 +57,6 @@ describe("session detection across comma-joined Cookie fields", () => {
     ["theme=dark; a=1, sessionid=abc; _ga=2", ["sessionid"]],
     ["a=1, sessionid=", []],
   ])("%s", (header, session) => {
-    expect(analyseCookies(header, A, S).session).toEqual(session);
+    expect(analyseCookies(header, { analytics: A, session: S }).session).toEqual(session);
   });
 });

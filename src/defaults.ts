@@ -15,10 +15,13 @@ export interface RuleInput {
   language: boolean;
 }
 
-/** Media types the static and media rules store. */
+/**
+ * Media types the static and media rules store. Not JSON, not plain text: a dynamic view reached
+ * under /static/ must not become a year-long "asset"; add them to a rule's `contentTypes` to opt in.
+ */
 export const STATIC_TYPES = [
-  "text/css", "text/javascript", "application/javascript", "application/json", "application/manifest+json",
-  "application/wasm", "application/pdf", "application/octet-stream", "text/plain", "image/*", "font/*",
+  "text/css", "text/javascript", "application/javascript", "application/manifest+json",
+  "application/wasm", "application/pdf", "application/octet-stream", "image/*", "font/*",
   "application/font-woff", "application/font-woff2", "application/x-font-ttf", "audio/*", "video/*",
 ];
 
@@ -58,7 +61,11 @@ export const POISONING_HEADERS = [
   "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-ProxyUser-Ip", "Proxy",
 ];
 
-/** Client headers cacheable requests forward by default (see `forwardHeaders`). */
+/**
+ * Client headers cacheable requests used to forward by default (before version 2). Listed in
+ * `forwardHeaders` they are ignored: each now has its own mechanism (languages, keyCookies, the
+ * fixed User-Agent and Accept, a generated request id) or is never sent on a cacheable request.
+ */
 export const FORWARDED_BY_DEFAULT = [
   "Accept", "Accept-Encoding", "Accept-Language", "User-Agent", "Cookie", "Authorization",
   "CF-Connecting-IP", "CF-Ray", "CF-Visitor", "X-Request-ID", "Traceparent", "Tracestate",

@@ -45,11 +45,17 @@ export async function explain(target: string | null, headers: Headers, method: s
   return json(200, {
     url: url.href,
     method,
-    key: { cacheKey: f.key.key, url: f.key.url, path: f.key.path, query: f.key.query, droppedParams: f.key.dropped, language: f.key.language ?? null },
+    key: {
+      cacheKey: f.key.key, url: f.key.url, path: f.key.path, query: f.key.query, droppedParams: f.key.dropped,
+      language: f.key.language ?? null, headers: Object.fromEntries(f.key.headers), device: f.key.device ?? null,
+    },
     cookies: {
       stripped: f.cookies.stripped,
-      forwarded: f.cookies.forward === null ? [] : f.cookies.forward.split("; ").map((c) => c.split("=")[0]),
+      // Names only: on a cacheable request the origin gets the keyed ones; a bypassed request keeps the others.
+      keyed: f.cookies.keyed.map(([name]) => name),
+      keptWhenBypassed: f.cookies.forward === null ? [] : f.cookies.forward.split("; ").map((c) => c.split("=")[0]),
       session: f.cookies.session,
+      ambiguous: f.cookies.ambiguous,
     },
     rule: f.rule
       ? { name: f.rule.name, pattern: f.pattern, why: `first rule whose pattern matches ${f.key.path}`, cacheControl: f.rule.cacheControl ?? null, mode: f.rule.mode, bypass: f.rule.bypass, contentTypes: f.rule.contentTypes ?? null, tags: f.rule.tags }
@@ -71,7 +77,7 @@ async function storedEntry(f: RequestFacts, rt: Runtime): Promise<unknown> {
     case "unavailable":
       return { error: "the cache could not be opened" };
     case "miss":
-      return { none: looked.fwd, varyOn: looked.varyNames };
+      return { none: "uri-miss" };
     case "purged":
       return describe(looked.found, rt, { by: looked.by });
     case "hit":
@@ -88,7 +94,6 @@ async function describe(found: FoundEntry, rt: Runtime, purged: false | { by: st
   return {
     cacheKey: found.storeKey,
     tier: found.tier,
-    varyOn: found.varyNames,
     status: found.entry.status,
     rule: meta.rule,
     storedAt: new Date(meta.storedAt).toISOString(),

@@ -1,23 +1,21 @@
 /**
  * Talking to the origin (I/O): build the forwarded request, fetch it with a timeout, fail over.
  *
- * Ways to reach the origin, in order: a service binding `ORIGIN` (the demo origin in `npm start`,
- * or another Worker), the configured origin URLs (primary first, then fallbacks), or the
+ * Ways to reach the origin, in order: the configured origin URLs (primary first, then fallbacks),
+ * a service binding `ORIGIN` (the demo origin in `npm start`, or another Worker), or the
  * request's own URL (a Worker on a route in front of its origin: same-zone subrequests go there).
  *
  * Health (per isolate, like a Varnish probe without the probe): an origin that fails to answer
  * (network error, timeout) is skipped for `cooldownMs`; so is one that answers 5xx three times in
  * a row. Idempotent requests (GET/HEAD) move on to the next origin; others get one attempt.
  */
+import type { CacheKey } from "./key.ts";
 
 /** Headers that describe one hop (RFC 9110 §7.6.1) or that we set ourselves. */
 const NOT_FORWARDED = [
   "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
   "upgrade", "host", "cookie",
 ];
-
-/** Headers stripped from cacheable requests: the cache fills with a full, unconditional response. */
-const CONDITIONAL = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range", "cache-control", "pragma"];
 
 /** Consecutive 5xx answers that mark an origin unhealthy. */
 export const UNHEALTHY_AFTER_5XX = 3;
@@ -29,27 +27,6 @@ export interface OriginTarget {
   baseUrls: readonly string[];
 }
 
-export interface ForwardOptions {
-  /** The public URL the client asked for (scheme/host for X-Forwarded-*, and for route mode). */
-  publicUrl: URL;
-  /** Path and query to ask the origin for ("/blog/x/?a=1"). */
-  pathAndQuery: string;
-  method: string;
-  /** Cookie header after analytics cookies were removed (null: send none). */
-  cookie: string | null;
-  /** Folded language to send as Accept-Language (cacheable requests with languages configured). */
-  language?: string | undefined;
-  /** Cacheable request: drop conditionals/Range and any body so the origin returns a full, storable response. */
-  cacheable: boolean;
-  /** Lower-case names of client headers never forwarded (poisoning vectors). */
-  strip: readonly string[];
-  /** Cacheable requests: the only client headers forwarded (lower case). */
-  allow?: ReadonlySet<string>;
-  forwardedHeaders: boolean;
-  clientIp: string | null;
-  body: ReadableStream | null;
-}
-
 /** What to send, independent of which origin it goes to. */
 export interface OriginRequest {
   method: string;
@@ -57,6 +34,8 @@ export interface OriginRequest {
   publicUrl: URL;
   headers: Headers;
   body: ReadableStream | null;
+  /** Header that carries a request id generated for each attempt ("" or absent: none). */
+  requestIdHeader?: string;
 }
 
 /** The URL to fetch: base URL (with its path prefix) + path and query, or the public URL's origin. */
@@ -65,28 +44,64 @@ export function originUrl(base: string, publicUrl: URL, pathAndQuery: string): s
   return `${base.endsWith("/") ? base.slice(0, -1) : base}${pathAndQuery}`;
 }
 
-/** Build what the origin receives from the client's request. */
-export function buildOriginRequest(incoming: Headers, opts: ForwardOptions): OriginRequest {
-  let headers: Headers;
-  if (opts.allow) {
-    headers = new Headers();
-    incoming.forEach((value, name) => { if (opts.allow!.has(name)) headers.set(name, value); });
-  } else {
-    headers = new Headers(incoming);
+/** What a cache fill tells the origin in place of the client's own headers. */
+export interface FillHeaders {
+  userAgent: string;
+  accept: string;
+  forwardedHeaders: boolean;
+  requestIdHeader: string;
+}
+
+/**
+ * The origin request of a cacheable request: a function of its key alone (plus constants the
+ * worker sets), so two requests that share an entry send the same request and nothing a client
+ * sends can shape a page stored for everyone. GET, the normalised path and query, the folded
+ * language, the keyed cookies and headers, the device class, fixed User-Agent and Accept, and the
+ * public host and scheme. No client IP: the fill is made for everyone who shares the entry (on a
+ * same-zone route Cloudflare derives CF-Connecting-IP from x-real-ip, which is set to 0.0.0.0).
+ */
+export function fillRequest(key: CacheKey, o: FillHeaders): OriginRequest {
+  const headers = new Headers({ "user-agent": o.userAgent, accept: o.accept, "accept-encoding": "gzip, br", "x-real-ip": "0.0.0.0" });
+  if (key.language !== undefined) headers.set("accept-language", key.language);
+  if (key.cookies.length) headers.set("cookie", key.cookies.map(([n, v]) => `${n}=${v}`).join("; "));
+  for (const [name, value] of key.headers) headers.set(name, value);
+  if (key.device) headers.set("cf-device-type", key.device);
+  if (o.forwardedHeaders) {
+    headers.set("x-forwarded-host", key.host);
+    headers.set("x-forwarded-proto", key.scheme.slice(0, -1));
   }
+  const pathAndQuery = key.query ? `${key.path}?${key.query}` : key.path;
+  return { method: "GET", pathAndQuery, publicUrl: new URL(`${key.scheme}//${key.host}`), headers, body: null, requestIdHeader: o.requestIdHeader };
+}
+
+export interface PassOptions {
+  /** The public URL the client asked for (scheme/host for X-Forwarded-*, and for route mode). */
+  publicUrl: URL;
+  method: string;
+  /** Cookie header after analytics cookies were removed (null: send none). */
+  cookie: string | null;
+  /** Lower-case names of client headers never forwarded (poisoning vectors). */
+  strip: readonly string[];
+  forwardedHeaders: boolean;
+  clientIp: string | null;
+  body: ReadableStream | null;
+}
+
+/** The origin request of a passed (bypassed) request: as the client sent it, minus hop-by-hop, analytics cookies and poisoning headers. */
+export function passRequest(incoming: Headers, opts: PassOptions): OriginRequest {
+  const headers = new Headers(incoming);
   for (const name of NOT_FORWARDED) headers.delete(name);
   for (const name of opts.strip) headers.delete(name);
-  if (opts.cacheable) for (const name of CONDITIONAL) headers.delete(name);
   if (opts.cookie !== null) headers.set("cookie", opts.cookie);
-  if (opts.language !== undefined) headers.set("accept-language", opts.language);
   if (opts.forwardedHeaders) {
     headers.set("x-forwarded-host", opts.publicUrl.host);
     headers.set("x-forwarded-proto", opts.publicUrl.protocol.slice(0, -1));
     if (opts.clientIp) headers.set("x-forwarded-for", opts.clientIp);
   }
-  // A body on GET/HEAD ("fat GET") is never forwarded: it is not part of the key.
+  // A body on GET/HEAD ("fat GET") is never forwarded.
   const hasBody = opts.method !== "GET" && opts.method !== "HEAD";
-  return { method: opts.method, pathAndQuery: opts.pathAndQuery, publicUrl: opts.publicUrl, headers, body: hasBody ? opts.body : null };
+  const pathAndQuery = opts.publicUrl.pathname + opts.publicUrl.search;
+  return { method: opts.method, pathAndQuery, publicUrl: opts.publicUrl, headers, body: hasBody ? opts.body : null };
 }
 
 export type OriginResult =
@@ -116,6 +131,7 @@ export function createOriginClient(target: OriginTarget, timeoutMs: number, cool
     const timer = setTimeout(() => controller.abort(new Error("origin timeout")), timeoutMs);
     const headers = new Headers(req.headers);
     for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+    if (req.requestIdHeader) headers.set(req.requestIdHeader, crypto.randomUUID());
     const request = new Request(originUrl(target.fetcher ? "" : base, req.publicUrl, req.pathAndQuery), {
       method: req.method,
       headers,

@@ -35,7 +35,6 @@ export function createPipeline(rt: Runtime, steps?: readonly DeliveryStep[]): Pi
 interface Forward {
   status: CacheStatus;
   stale: FoundEntry | null;
-  markerSince: number;
   storeUsable: boolean;
   coalesce: boolean;
 }
@@ -48,7 +47,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
     inv.trace.rule = f.rule?.name ?? "-";
     inv.trace.key = f.key.key;
   }
-  const forward = { stale: null, markerSince: 0, storeUsable: true, coalesce: true };
+  const forward = { stale: null, storeUsable: true, coalesce: true };
   switch (received.kind) {
     case "pass":
       return pass(f, received.condition, rt, inv);
@@ -68,18 +67,18 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
       if (looked.state === "fresh") return storedDelivery(found, status, { facts: f, rt });
       // Served and refreshed: both read the body, so take it as bytes once.
       const held = { ...found, entry: { ...found.entry, body: await bodyBytes(found.entry) } };
-      refreshInBackground(f, held, looked.markerSince, rt, inv);
+      refreshInBackground(f, held, rt, inv);
       return storedDelivery(held, { ...status, detail: "stale-while-revalidate" }, { facts: f, rt });
     }
     case "stale":
-      return toOrigin(f, { ...forward, status: { ...missed, fwd: "stale" }, stale: looked.found, markerSince: looked.markerSince }, rt, inv);
+      return toOrigin(f, { ...forward, status: { ...missed, fwd: "stale" }, stale: looked.found }, rt, inv);
     case "purged":
       // Purged (possibly in another location): drop it here too and fetch afresh.
       inv.waitUntil(rt.writer.drop(looked.found.storeKey));
       await discard(looked.found.entry);
-      return toOrigin(f, { ...forward, status: { ...missed, detail: "purged" }, markerSince: looked.markerSince }, rt, inv);
+      return toOrigin(f, { ...forward, status: { ...missed, detail: looked.by === "local-invalidation" ? "invalidated" : "purged" } }, rt, inv);
     case "miss":
-      return toOrigin(f, { ...forward, status: { ...missed, fwd: looked.fwd }, markerSince: looked.markerSince }, rt, inv);
+      return toOrigin(f, { ...forward, status: { ...missed, fwd: "uri-miss" } }, rt, inv);
     case "unavailable":
       return toOrigin(f, { ...forward, status: missed, storeUsable: false }, rt, inv);
     default:
@@ -97,7 +96,7 @@ async function toOrigin(f: RequestFacts, w: Forward, rt: Runtime, inv: Invocatio
   try {
     const outcome = await fetchOrigin(f, w.stale?.entry ?? null, rt, inv.trace);
     const verdict = await backendResponse(outcome, { facts: f, stale: w.stale, rt, background: false });
-    return storeAndAnswer(verdict, { facts: f, stale: w.stale, rt, inv, lead: m.lead, status: w.status, storeUsable: w.storeUsable, markerSince: w.markerSince });
+    return storeAndAnswer(verdict, { facts: f, stale: w.stale, rt, inv, lead: m.lead, status: w.status, storeUsable: w.storeUsable });
   } finally {
     m.lead.release();
   }

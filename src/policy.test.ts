@@ -108,14 +108,6 @@ describe("storeDecision", () => {
     expect(decide(200, { "cache-control": "max-age=9" }, "/", { rule: undefined })).toMatchObject({ store: true, ttl: 9 });
   });
 
-  it("RFC 9111 §3.5: a response to an Authorization request is stored only if it says it may be shared", () => {
-    const auth = (h: Record<string, string>) => decide(200, h, "/", { authorization: true });
-    expect(auth({})).toMatchObject({ store: false, reason: "authorization" });
-    expect(auth({ "cache-control": "max-age=60" })).toMatchObject({ store: false, reason: "authorization" });
-    expect(auth({ "cache-control": "public, max-age=60" })).toMatchObject({ store: true, ttl: 60 });
-    expect(auth({ "cache-control": "s-maxage=60" })).toMatchObject({ store: true, ttl: 60 });
-    expect(auth({ "cache-control": "max-age=60, must-revalidate" })).toMatchObject({ store: true, ttl: 60 });
-  });
 
   it("strictness and grace windows (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.10; RFC 5861)", () => {
     const g = (h: Record<string, string>) => decide(200, h, "/", { defaultSie: 86400, defaultSwr: 0 });

@@ -5,10 +5,28 @@
  */
 import type { Rule } from "./config.ts";
 import { type CacheControl, deltaSeconds, parseCacheControl } from "./http/cache-control.ts";
+import { routingPath } from "./key.ts";
 
 /** First rule whose pattern matches the (normalised) path; patterns: exact, "/prefix/*", "*". */
 export function matchRule(path: string, rules: readonly Rule[]): Rule | undefined {
   return matchRuleWithPattern(path, rules)?.rule;
+}
+
+/**
+ * The first bypass rule matching the path as an origin may route it: decoded (also doubly),
+ * `;params` stripped, dot segments resolved, compared case-insensitively. So `/cart%2F`, `/CART/`
+ * or `/x/..;/cart/` cannot slip past a bypass rule for `/cart/*`.
+ */
+export function matchBypassRule(path: string, rules: readonly Rule[]): Rule | undefined {
+  const routed = routingPath(path).toLowerCase();
+  for (const rule of rules) {
+    if (!rule.bypass) continue;
+    for (const p of rule.paths) {
+      const pat = p.toLowerCase();
+      if (pat === "*" || pat === routed || (pat.endsWith("*") && routed.startsWith(pat.slice(0, -1)))) return rule;
+    }
+  }
+  return undefined;
 }
 
 /** The matching rule and the pattern that matched (for explain). */
@@ -49,8 +67,7 @@ const EXPLICIT_ONLY = new Set([302, 307]);
 const NEGATIVE = new Set([404, 410]);
 
 export type NoStoreReason =
-  | "status" | "no-store" | "private" | "set-cookie" | "vary" | "content-type" | "no-cache" | "no-freshness" | "stale"
-  | "authorization";
+  | "status" | "no-store" | "private" | "set-cookie" | "vary" | "content-type" | "no-cache" | "no-freshness" | "stale";
 
 export type StoreDecision =
   | {
@@ -77,8 +94,6 @@ export interface ResponseFacts {
   rule: Rule | undefined;
   negativeTtl: number;
   now: number;
-  /** The request carried Authorization (RFC 9111 §3.5). */
-  authorization?: boolean;
   /** Grace windows applied when the response does not set its own (and is not strict). */
   defaultSwr?: number;
   defaultSie?: number;
@@ -114,11 +129,8 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
   // downstream the same thing when the origin said nothing.
   if (h.has("set-cookie")) return no("set-cookie", originCC ?? "private");
   // RFC 9111 §4.1: "A stored response with a Vary header field value containing a member "*"
-  // always fails to match". Other Vary fields are folded into the key by the pipeline.
+  // always fails to match". Other Vary fields need nothing: the origin receives only what the key holds.
   if (varyFields(h.get("vary")).includes("*")) return no("vary");
-  // RFC 9111 §3.5: a shared cache must not store a response to a request with Authorization unless
-  // the response contains must-revalidate, public or s-maxage.
-  if (res.authorization && !cc.has("public") && !cc.has("s-maxage") && !cc.has("must-revalidate")) return no("authorization");
   if (res.rule?.contentTypes && !contentTypeMatches(h.get("content-type"), res.rule.contentTypes)) {
     return no("content-type");
   }
@@ -129,17 +141,23 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
   const silent = !targeted && originCC === null && !h.has("expires");
   const rule = res.rule && !res.rule.bypass && res.rule.cacheControl !== undefined ? res.rule : undefined;
   const validators = h.has("etag") || h.has("last-modified");
-  const grace = (from: CacheControl, strict: boolean) => ({
-    swr: deltaSeconds(from, "stale-while-revalidate") ?? (strict ? 0 : res.defaultSwr ?? 0),
-    sie: deltaSeconds(from, "stale-if-error") ?? (strict ? 0 : res.defaultSie ?? 0),
-  });
+  const grace = (from: CacheControl, strict: boolean, ttl: number) => {
+    // Negative answers (which anyone can provoke) never live longer than negativeTtl, fresh or
+    // stale, and get no default grace: a poisoned 404 must not outlast an outage.
+    const room = negative ? Math.max(0, res.negativeTtl - Math.max(0, ttl)) : Infinity;
+    const fallback = (d: number | undefined) => (strict || negative ? 0 : d ?? 0);
+    return {
+      swr: Math.min(room, deltaSeconds(from, "stale-while-revalidate") ?? fallback(res.defaultSwr)),
+      sie: Math.min(room, deltaSeconds(from, "stale-if-error") ?? fallback(res.defaultSie)),
+    };
+  };
 
   if (rule && heuristic && (silent || rule.mode === "override")) {
     // The operator's policy: stale serving follows the rule's own directives and the defaults.
     const ruleCC = parseCacheControl(rule.cacheControl);
     const ttl = cap(deltaSeconds(ruleCC, "s-maxage") ?? deltaSeconds(ruleCC, "max-age") ?? 0) - initialAge;
     const strict = ruleCC.has("must-revalidate") || ruleCC.has("proxy-revalidate") || ruleCC.has("no-cache");
-    const g = grace(ruleCC, strict);
+    const g = grace(ruleCC, strict, ttl);
     if (ttl <= 0 && !validators && g.swr === 0 && g.sie === 0) return no("stale");
     const clientCC = negative ? `public, max-age=${res.negativeTtl}` : (rule.cacheControl ?? null);
     return { store: true, ttl: Math.max(0, ttl), initialAge, cacheControl: clientCC, source: "rule", strict, ...g };
@@ -165,7 +183,7 @@ export function storeDecision(res: ResponseFacts): StoreDecision {
     lifetime = deltaSeconds(ruleCC, "s-maxage") ?? deltaSeconds(ruleCC, "max-age") ?? 0;
   }
   const ttl = cap(lifetime) - initialAge;
-  const g = grace(cc, strict || !defaultsAllowed);
+  const g = grace(cc, strict || !defaultsAllowed, ttl);
   if (ttl <= 0 && !validators && g.swr === 0 && g.sie === 0) return no("stale");
   return { store: true, ttl: Math.max(0, ttl), initialAge, cacheControl: originCC, source: "origin", strict, ...g };
 }

@@ -76,7 +76,7 @@ export async function backendResponse(outcome: FetchOutcome, c: BackendContext):
     }
   }
   await discard(stale?.entry);
-  const judged = await rt.writer.prepare(body, c.facts.key, c.facts.rule, () => c.facts.originRequest().headers, fillStartedAt, c.facts.hasAuthorization);
+  const judged = await rt.writer.prepare(body, c.facts.key, c.facts.rule, fillStartedAt);
   return "prepared" in judged ? { kind: "storable", res: body, prepared: judged.prepared } : { kind: "unstorable", res: body, ...judged };
 }
 

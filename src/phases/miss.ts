@@ -1,12 +1,10 @@
 /**
  * miss (I/O, per isolate): before going to the origin, wait for an identical fill already in flight
- * in this isolate and use it, or lead one. A waiter uses the leader's fill only when it is its own
- * Vary variant and no purge landed after the fill began; otherwise it fetches itself.
+ * in this isolate and use it, or lead one. Requests with one key send the same origin request, so a
+ * waiter may use the leader's fill, unless a purge landed after the fill began; then it fetches itself.
  */
 import { type SharedFill, waitFor } from "../coalesce.ts";
-import { variantKey } from "../key.ts";
 import type { Runtime } from "../runtime.ts";
-import { varyHash } from "../vary.ts";
 import type { FoundEntry } from "./lookup.ts";
 import { purgedBy } from "./purge-check.ts";
 import type { RequestFacts } from "./recv.ts";
@@ -30,7 +28,7 @@ export async function miss(f: RequestFacts, rt: Runtime, coalesce: boolean): Pro
   if (pending) {
     const shared = await waitFor(pending, rt.config.originTimeoutMs);
     if (shared && (await usable(shared, f, rt))) {
-      return { kind: "coalesced", found: { entry: shared.entry, storeKey: shared.storeKey, varyNames: shared.varyNames, tier: "coalesced" } };
+      return { kind: "coalesced", found: { entry: shared.entry, storeKey: shared.storeKey, tier: "coalesced" } };
     }
   }
   const settle = rt.coalescer.lead(f.key.key);
@@ -51,8 +49,5 @@ export async function miss(f: RequestFacts, rt: Runtime, coalesce: boolean): Pro
 }
 
 async function usable(shared: SharedFill, f: RequestFacts, rt: Runtime): Promise<boolean> {
-  // Usable only if it is this request's variant (a response that varies on Cookie, say) ...
-  const mine = !shared.varyNames.length || variantKey(f.key, await varyHash(shared.varyNames, f.originRequest().headers)) === shared.storeKey;
-  // ... and only if no purge landed after the leader's fill began.
-  return mine && (await purgedBy(shared.entry.meta, rt, f.key.key)) === null;
+  return (await purgedBy(shared.entry.meta, rt, f.key.key)) === null;
 }

@@ -6,14 +6,14 @@
 import type { Delivery } from "../deliver.ts";
 import type { CacheStatus } from "../http/cache-status.ts";
 import type { Invocation, Runtime } from "../runtime.ts";
-import { passRequest, type RequestFacts, type SkipCondition } from "./recv.ts";
+import { passRequestOf, type RequestFacts, type SkipCondition } from "./recv.ts";
 import { originFailure } from "./store.ts";
 
 const UNSAFE = new Set(["POST", "PUT", "DELETE", "PATCH"]);
 
 export async function pass(f: RequestFacts, condition: SkipCondition, rt: Runtime, inv: Invocation): Promise<Delivery> {
   const status: CacheStatus = { xCache: "BYPASS", fwd: "bypass", detail: condition.name };
-  const result = await rt.origin.fetch(passRequest(f, rt.config));
+  const result = await rt.origin.fetch(passRequestOf(f, rt.config));
   if (inv.trace) inv.trace.originMs = result.ms;
   if (!result.ok) return originFailure(result.kind, status);
   const res = result.response;

@@ -19,7 +19,11 @@ describe("recv: where a request goes", () => {
     ["GET", "/health", {}, "pass", "rule"],
     ["GET", "/", { cookie: "sessionid=abc" }, "pass", "session"],
     ["GET", "/", { cookie: "sessionid=" }, "lookup", null],
-    ["GET", "/", { authorization: "Bearer x" }, "refresh", "authorization"],
+    ["GET", "/", { authorization: "Bearer x" }, "pass", "authorization"],
+    ["GET", "/cart%2F", {}, "pass", "ambiguous-path"],
+    ["GET", "/a;b/", {}, "pass", "ambiguous-path"],
+    ["GET", "/ADMIN/users/", {}, "pass", "rule"],
+    ["GET", "/", { cookie: "\x1fsessionid=abc" }, "pass", "ambiguous-cookie"],
     ["GET", "/?nocache", {}, "lookup", null],
   ] as const)("%s %s %j -> %s (%s)", (method, path, headers, kind, condition) => {
     const v = recv(new Request(`https://e.com${path}`, { method, headers }), config);

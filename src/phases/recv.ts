@@ -5,9 +5,9 @@
  */
 import type { Config, Rule } from "../config.ts";
 import { analyseCookies, type CookieAnalysis } from "../cookies.ts";
-import { buildKey, type CacheKey } from "../key.ts";
-import { buildOriginRequest, type OriginRequest } from "../origin.ts";
-import { matchRuleWithPattern, requestTooLarge } from "../policy.ts";
+import { ambiguousPath, buildKey, type CacheKey } from "../key.ts";
+import { fillRequest, type OriginRequest, passRequest } from "../origin.ts";
+import { matchBypassRule, matchRuleWithPattern, requestTooLarge } from "../policy.ts";
 
 /** Everything later phases know about the request. */
 export interface RequestFacts {
@@ -22,7 +22,9 @@ export interface RequestFacts {
   rule: Rule | undefined;
   /** The rule's pattern that matched (explain). */
   pattern: string | undefined;
-  /** What the origin receives on a cacheable fetch (built on first use: a plain HIT never pays for it). */
+  /** A bypass rule matching the path as an origin may route it (decoded, case-insensitive), if any. */
+  bypassRule: Rule | undefined;
+  /** What the origin receives on a cacheable fetch, from the key alone (built on first use: a plain HIT never pays for it). */
   originRequest(): OriginRequest;
 }
 
@@ -46,16 +48,30 @@ export const SKIP_CONDITIONS = [
     name: "method", why: "only GET and HEAD are answered from the cache", effect: "pass", report: "BYPASS",
     when: (f) => f.method !== "GET" && f.method !== "HEAD",
   },
-  { name: "rule", why: "the matching rule says bypass", effect: "pass", report: "BYPASS", when: (f) => f.rule?.bypass === true },
+  {
+    name: "ambiguous-path", why: "the path has encoded slashes or backslashes, double encoding, NUL or ;parameters: origins may route it elsewhere than it reads, so it is never stored",
+    effect: "pass", report: "BYPASS", when: (f) => ambiguousPath(f.key.path) !== null,
+  },
+  {
+    name: "rule", why: "a bypass rule matches the path (as the origin may route it: decoded, case-insensitive)", effect: "pass", report: "BYPASS",
+    when: (f) => f.rule?.bypass === true || f.bypassRule !== undefined,
+  },
   {
     name: "session", why: "a session cookie is present: the page may be personal", effect: "pass", report: "BYPASS",
     when: (f) => f.cookies.session.length > 0,
   },
   {
-    // RFC 9111 §3.5: a shared cache must not reuse a response to a request with Authorization; the
-    // answer may be stored only when the response says it may be shared.
-    name: "authorization", why: "the request carries Authorization: never answered from the cache (RFC 9111 §3.5)",
-    effect: "refresh", report: "BYPASS", when: (f) => f.hasAuthorization,
+    name: "ambiguous-cookie", why: "the Cookie header could be read differently by the origin (control characters, a name that is not a token, a keyed or session cookie twice)",
+    effect: "pass", report: "BYPASS", when: (f) => f.cookies.ambiguous !== null,
+  },
+  {
+    // RFC 9111 §3.5: a response to a request with Authorization is for that user; it is never shared.
+    name: "authorization", why: "the request carries Authorization: passed to the origin, never stored or answered from the cache",
+    effect: "pass", report: "BYPASS", when: (f) => f.hasAuthorization,
+  },
+  {
+    name: "unkeyable", why: "a keyed cookie or header value is too long to be part of the key",
+    effect: "pass", report: "BYPASS", when: (f) => f.key.unkeyable !== undefined,
   },
   {
     name: "nocache-param", why: "?nocache is enabled and present", effect: "pass", report: "BYPASS",
@@ -86,8 +102,8 @@ export function recv(request: Request, config: Config): RecvVerdict {
 
 function requestFacts(request: Request, config: Config): RequestFacts {
   const url = new URL(request.url);
-  const cookies = analyseCookies(request.headers.get("cookie"), config.analyticsPatterns, config.sessionCookies);
-  const key = buildKey(url, request.headers, config.keyOptions);
+  const cookies = analyseCookies(request.headers.get("cookie"), config.cookieRules);
+  const key = buildKey(url, request.headers, config.keyOptions, cookies);
   const matched = matchRuleWithPattern(key.path, config.rules);
   let built: OriginRequest | undefined;
   return {
@@ -97,20 +113,15 @@ function requestFacts(request: Request, config: Config): RequestFacts {
     hasAuthorization: request.headers.has("authorization"),
     rule: matched?.rule,
     pattern: matched?.pattern,
-    originRequest: () => (built ??= buildOriginRequest(request.headers, {
-      publicUrl: url, pathAndQuery: key.query ? `${key.path}?${key.query}` : key.path, method: "GET",
-      cookie: cookies.forward, language: key.language, cacheable: true, body: null,
-      strip: config.stripHeaderNames, allow: config.forwardHeaderNames,
-      forwardedHeaders: config.forwardedHeaders, clientIp: request.headers.get("cf-connecting-ip"),
-    })),
+    bypassRule: matchBypassRule(key.path, config.rules),
+    originRequest: () => (built ??= fillRequest(key, config.fill)),
   };
 }
 
 /** The origin request for a passed (bypassed) request: as sent, minus analytics cookies and poisoning headers. */
-export function passRequest(f: RequestFacts, config: Config): OriginRequest {
-  return buildOriginRequest(f.request.headers, {
-    publicUrl: f.url, pathAndQuery: f.url.pathname + f.url.search, method: f.method, cookie: f.cookies.forward,
-    cacheable: false, body: f.request.body, strip: config.stripHeaderNames, forwardedHeaders: config.forwardedHeaders,
-    clientIp: f.request.headers.get("cf-connecting-ip"),
+export function passRequestOf(f: RequestFacts, config: Config): OriginRequest {
+  return passRequest(f.request.headers, {
+    publicUrl: f.url, method: f.method, cookie: f.cookies.forward, body: f.request.body,
+    strip: config.stripHeaderNames, forwardedHeaders: config.forwardedHeaders, clientIp: f.request.headers.get("cf-connecting-ip"),
   });
 }

@@ -16,7 +16,7 @@ export const REFRESH_MARK_MS = 35_000;
 const MAX_MARKS = 1000;
 
 /** Refresh `found` (whose body is bytes: it was also served) in the background, unless a refresh is under way. */
-export function refreshInBackground(f: RequestFacts, found: FoundEntry, markerSince: number, rt: Runtime, inv: Invocation): void {
+export function refreshInBackground(f: RequestFacts, found: FoundEntry, rt: Runtime, inv: Invocation): void {
   const t = rt.now();
   const until = rt.refreshing.get(found.storeKey);
   if (until !== undefined && until > t) return;
@@ -29,7 +29,7 @@ export function refreshInBackground(f: RequestFacts, found: FoundEntry, markerSi
     try {
       const outcome = await fetchOrigin(f, found.entry, rt);
       const verdict = await backendResponse(outcome, { facts: f, stale: found, rt, background: true });
-      await storeInBackground(verdict, { facts: f, stale: found, rt, storeUsable: true, markerSince });
+      await storeInBackground(verdict, { facts: f, stale: found, rt, storeUsable: true });
     } catch (e) {
       logFault("refresh", e, { key: found.storeKey });
     } finally {

@@ -24,8 +24,6 @@ export interface StoreContext {
   status: CacheStatus;
   /** False when the store could not be opened: nothing is written. */
   storeUsable: boolean;
-  /** The marker's "since" seen at lookup (Vary). */
-  markerSince: number;
 }
 
 /** Store what the verdict allows and say what the client gets. */
@@ -46,8 +44,8 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
         c.inv.waitUntil(rt.writer.drop(stale.storeKey));
         return { ...storedDelivery({ ...stale, entry }, answered, c), source: "unshared" };
       }
-      c.inv.waitUntil(rt.writer.putUnlessInvalidated(facts.key.key, stale.storeKey, v.fillStartedAt, entry));
-      c.lead.handOff()({ entry, storeKey: stale.storeKey, varyNames: stale.varyNames });
+      c.inv.waitUntil(rt.writer.putUnlessInvalidated(facts.key.url, stale.storeKey, v.fillStartedAt, entry));
+      c.lead.handOff()({ entry, storeKey: stale.storeKey });
       return storedDelivery({ ...stale, entry }, { ...answered, stored: true, ttl: entry.meta.ttl }, c);
     }
     case "unstorable":
@@ -64,7 +62,7 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
       // The cache's copy is read whole in the background while the client streams its own.
       const [toClient, toCache] = facts.headOnly || !res.body ? [null, res.body] : res.body.tee();
       const settle = c.lead.handOff();
-      c.inv.waitUntil(rt.writer.fill(facts.key, p, c.markerSince, res, toCache).then(settle, (e: unknown) => {
+      c.inv.waitUntil(rt.writer.fill(facts.key, p, res, toCache).then(settle, (e: unknown) => {
         settle(null);
         throw e;
       }));
@@ -85,11 +83,11 @@ export async function storeInBackground(v: BackendVerdict, c: Omit<StoreContext,
   const stale = c.stale!;
   switch (v.kind) {
     case "revalidated":
-      if (v.result.stored) await rt.writer.putUnlessInvalidated(facts.key.key, stale.storeKey, v.fillStartedAt, v.result.entry);
+      if (v.result.stored) await rt.writer.putUnlessInvalidated(facts.key.url, stale.storeKey, v.fillStartedAt, v.result.entry);
       else await rt.writer.drop(stale.storeKey);
       return;
     case "storable":
-      await rt.writer.fill(facts.key, v.prepared, c.markerSince, v.res, v.res.body);
+      await rt.writer.fill(facts.key, v.prepared, v.res, v.res.body);
       return;
     case "unstorable":
       await v.res.body?.cancel();

@@ -28,8 +28,6 @@ const META = {
   cacheControl: "x-ec-cc",
   grace: "x-ec-grace",
   keepUntil: "x-ec-keep",
-  marker: "x-ec-vary",
-  since: "x-ec-since",
   status: "x-ec-status",
   // The origin's own Cache-Control and Expires, kept apart from the storage lifetime we set.
   originCacheControl: "x-ec-origin-cc",
@@ -47,11 +45,6 @@ export function keyRequest(key: string): Request {
 /** Encode an object as the Response handed to cache.put. */
 export function encode(value: Stored, now: number): Response {
   const keep = `public, max-age=${Math.max(1, Math.min(MAX_ENTRY_LIFETIME_S, Math.ceil((expiryOf(value) - now) / 1000)))}`;
-  if (value.kind === "marker") {
-    return new Response("", {
-      headers: { [META.marker]: value.names.join(","), [META.since]: String(value.since), [META.keepUntil]: String(expiryOf(value)), "cache-control": keep },
-    });
-  }
   const { meta } = value;
   const headers = new Headers(value.headers);
   headers.set(META.originCacheControl, value.headers.get("cache-control") ?? "");
@@ -82,10 +75,6 @@ export function encode(value: Stored, now: number): Response {
 /** Decode what cache.match returned; null when it is not one of ours (or damaged). */
 export function decode(res: Response): Stored | null {
   const h = res.headers;
-  const names = h.get(META.marker);
-  if (names !== null) {
-    return { kind: "marker", names: names.split(",").filter(Boolean), since: Number(h.get(META.since) ?? "0") || 0, keepUntil: Number(h.get(META.keepUntil)) || Date.now() + 1000 };
-  }
   const meta = readMeta(h);
   if (!meta) return null;
   const headers = new Headers(h);

@@ -1,7 +1,6 @@
 /**
  * What the cache stores, independent of where (pure): an entry is an origin response (status,
- * headers as the origin sent them minus what is never stored, the whole body) plus our metadata;
- * a marker stands under a URL's key when its response varies on request headers.
+ * headers as the origin sent them minus what is never stored, the whole body) plus our metadata.
  *
  * Freshness is decided from the metadata (so it is testable and stale copies can be served later);
  * a tier's own lifetime only bounds how long it keeps the object (`keepUntil`).
@@ -47,19 +46,8 @@ export interface StoredEntry {
   meta: EntryMeta;
 }
 
-/**
- * Stored under a URL's key when its response varies on request headers the key does not hold: it
- * names them, and the response lives under a variant key. `since`: variants filled before it are
- * invalid (set when an unsafe method invalidates the URL).
- */
-export interface StoredMarker {
-  kind: "marker";
-  names: string[];
-  since: number;
-  keepUntil: number;
-}
-
-export type Stored = StoredEntry | StoredMarker;
+/** What a tier holds. */
+export type Stored = StoredEntry;
 
 /** Headers never stored: hop-by-hop (RFC 9110 §7.6.1), per-user, or describing another cache's state. */
 export const UNSTORED_HEADERS = [
@@ -93,7 +81,7 @@ export const STALE_KEEP_MIN_S = 60;
 
 /** ms epoch until which tiers keep the object. */
 export function expiryOf(value: Stored): number {
-  return value.kind === "entry" ? value.meta.keepUntil : value.keepUntil;
+  return value.meta.keepUntil;
 }
 
 /** ms epoch until which an object stored at `now` and kept `seconds` stays (capped at a year). */
@@ -155,7 +143,7 @@ export async function bodyBytes(entry: StoredEntry): Promise<Uint8Array> {
 
 /** Release a streamed body nobody will read. */
 export async function discard(stored: Stored | null | undefined): Promise<void> {
-  if (stored?.kind === "entry" && stored.body instanceof ReadableStream) await stored.body.cancel().catch(() => undefined);
+  if (stored?.body instanceof ReadableStream) await stored.body.cancel().catch(() => undefined);
 }
 
 /**

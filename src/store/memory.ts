@@ -30,7 +30,6 @@ interface Held {
 
 /** What an object costs against maxBytes: body, headers and a fixed overhead (empty bodies are not free). */
 function costOf(key: string, value: Stored): number {
-  if (value.kind === "marker") return OBJECT_OVERHEAD + key.length + value.names.join().length;
   let headers = 0;
   value.headers.forEach((v, k) => { headers += k.length + v.length; });
   return OBJECT_OVERHEAD + key.length + headers + value.meta.tags.join().length + Math.max(0, value.size);
@@ -67,7 +66,7 @@ export function memoryTier(opts: MemoryOptions): Tier | null {
     },
     put(key, value) {
       forget(key);
-      if (value.kind === "entry" && (!(value.body instanceof Uint8Array || value.body === null) || value.size > opts.maxObjectBytes)) {
+      if (!(value.body instanceof Uint8Array || value.body === null) || value.size > opts.maxObjectBytes) {
         return Promise.resolve();
       }
       const until = Math.min(opts.now() + opts.ttlMs, expiryOf(value));

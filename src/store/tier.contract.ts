@@ -3,7 +3,7 @@
  * objects byte for byte, with their metadata, and nothing else. Run by tier.test.ts per tier.
  */
 import { describe, expect, it } from "vitest";
-import { bodyBytes, type EntryMeta, type Stored, type StoredEntry } from "./entries.ts";
+import { bodyBytes, type EntryMeta, type StoredEntry } from "./entries.ts";
 import type { Tier } from "./tier.ts";
 
 export const T0 = Date.parse("2026-11-22T10:00:00Z");
@@ -80,14 +80,6 @@ function roundTrips(make: () => TierUnderTest): void {
 }
 
 function edges(make: () => TierUnderTest): void {
-  it("round-trips a Vary marker", async () => {
-    const { tier } = make();
-    const k = key();
-    const marker: Stored = { kind: "marker", names: ["x-device", "accept"], since: T0 - 1000, keepUntil: T0 + 60_000 };
-    await tier.put(k, marker);
-    expect(await tier.get(k)).toEqual(marker);
-  });
-
   it("round-trips empty bodies and null-body statuses (204)", async () => {
     const { tier } = make();
     const k1 = key();

@@ -44,7 +44,7 @@ export function tieredStore(tiers: readonly Tier[], now: () => number): TieredSt
     let v = value;
     for (let i = 0; i < upTo; i++) {
       const tier = tiers[i]!;
-      if (v.kind === "entry" && tier.maxBodyBytes !== undefined) {
+      if (tier.maxBodyBytes !== undefined) {
         if (v.size < 0 || v.size > tier.maxBodyBytes) continue;
         if (!(v.body instanceof Uint8Array) && v.body !== null) v = { ...v, body: await bodyBytes(v) };
       }
@@ -73,10 +73,10 @@ export function tieredStore(tiers: readonly Tier[], now: () => number): TieredSt
     async put(key, value) {
       // Slowest first: a faster tier never holds what a slower one refused.
       let v = value;
-      if (v.kind === "entry" && v.body !== null && !(v.body instanceof Uint8Array)) v = { ...v, body: await bodyBytes(v) };
+      if (v.body !== null && !(v.body instanceof Uint8Array)) v = { ...v, body: await bodyBytes(v) };
       for (let i = tiers.length - 1; i >= 0; i--) {
         const tier = tiers[i]!;
-        if (v.kind === "entry" && tier.maxBodyBytes !== undefined && v.size > tier.maxBodyBytes) {
+        if (tier.maxBodyBytes !== undefined && v.size > tier.maxBodyBytes) {
           await tier.delete(key);
           continue;
         }

@@ -5,13 +5,12 @@
  */
 import type { SharedFill } from "../coalesce.ts";
 import type { Config, Rule } from "../config.ts";
-import { type CacheKey, keysForUrl, variantKey } from "../key.ts";
+import { buildKey, type CacheKey, keysForUrl } from "../key.ts";
 import { logEvent, logFault } from "../log.ts";
-import { type StoreDecision, storeDecision, varyFields } from "../policy.ts";
+import { type StoreDecision, storeDecision } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
-import { MAX_VARY_FIELDS, varyHash } from "../vary.ts";
 import {
-  bodyBytes, discard, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type Stored, type StoredEntry,
+  bodyBytes, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type Stored, type StoredEntry,
 } from "./entries.ts";
 import type { TieredStore } from "./tier.ts";
 
@@ -19,9 +18,7 @@ import type { TieredStore } from "./tier.ts";
 export interface Prepared {
   decision: Extract<StoreDecision, { store: true }>;
   meta: EntryMeta;
-  /** The base key, or the variant key when the response varies. */
   storeKey: string;
-  varyNames: string[];
 }
 
 export type Judged = { prepared: Prepared } | { reason: string; cacheControl: string | null };
@@ -31,10 +28,8 @@ export type Revalidated = { stored: true; entry: StoredEntry } | { stored: false
 
 /** Local invalidations kept (per isolate) so a fill that began before one is not stored after it. */
 const INVALIDATIONS_KEPT = 10_000;
-/** Marker lifetime after a local invalidation renews it. */
-const MARKER_RENEW_S = 86400;
 
-/** Per-isolate writer state: the store, and the local invalidations fills are checked against. */
+/** Per-isolate writer state: the store, and the local invalidations (by URL identity) entries and fills are checked against. */
 interface W {
   config: Config;
   store: TieredStore;
@@ -48,16 +43,17 @@ export function createWriter(config: Config, store: TieredStore, now: () => numb
   const w: W = { config, store, now, invalidatedAt: new Map() };
   return {
     /** Judge an origin response: `{ prepared }` when it is stored, else the reason and the Cache-Control the client should see. */
-    prepare: (res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean) =>
-      prepare(w, res, key, rule, originHeaders, fillStartedAt, authorization),
+    prepare: (res: Response, key: CacheKey, rule: Rule | undefined, fillStartedAt: number) => prepare(w, res, key, rule, fillStartedAt),
     /** Store a prepared entry once its whole body has arrived; returns what coalesced waiters may share. */
-    fill: (key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null) => fill(w, key, p, markerSince, res, body),
+    fill: (key: CacheKey, p: Prepared, res: Response, body: ReadableStream<Uint8Array> | null) => fill(w, key, p, res, body),
     /** RFC 9111 §4.3.4: a 304 refreshes the stored entry, judged again like a new response. */
     revalidated: (stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number) => revalidated(w, stale, notModified, rule, fillStartedAt),
     /** Write a refreshed entry unless an unsafe request invalidated its URI after `since` (a revalidation that raced a POST). */
-    async putUnlessInvalidated(baseKey: string, storeKey: string, since: number, entry: StoredEntry): Promise<void> {
-      if (!invalidatedSince(w, baseKey, since)) await put(w, storeKey, entry);
+    async putUnlessInvalidated(url: string, storeKey: string, since: number, entry: StoredEntry): Promise<void> {
+      if (!invalidatedSince(w, url, since)) await put(w, storeKey, entry);
     },
+    /** "local-invalidation" when an unsafe request to this URL in this isolate came after the fill began, else null. */
+    invalidatedLocally: (url: string, fillStartedAt: number): string | null => (invalidatedSince(w, url, fillStartedAt) ? "local-invalidation" : null),
     /** Drop an entry (purged, or no longer storable), logging a failure. */
     async drop(storeKey: string): Promise<void> {
       await store.delete(storeKey).catch((e: unknown) => logFault("cache.delete", e, { key: storeKey }));
@@ -67,11 +63,11 @@ export function createWriter(config: Config, store: TieredStore, now: () => numb
   };
 }
 
-const invalidatedSince = (w: W, baseKey: string, since: number) => (w.invalidatedAt.get(baseKey) ?? -Infinity) >= since;
+const invalidatedSince = (w: W, url: string, since: number) => (w.invalidatedAt.get(url) ?? -Infinity) >= since;
 
-function decide(w: W, status: number, headers: Headers, rule: Rule | undefined, authorization = false): StoreDecision {
+function decide(w: W, status: number, headers: Headers, rule: Rule | undefined): StoreDecision {
   return storeDecision({
-    status, headers, rule, negativeTtl: w.config.negativeTtl, now: w.now(), authorization,
+    status, headers, rule, negativeTtl: w.config.negativeTtl, now: w.now(),
     defaultSie: w.config.staleIfError, defaultSwr: w.config.staleWhileRevalidate,
   });
 }
@@ -92,21 +88,11 @@ async function entryTags(w: W, headers: Headers, key: CacheKey, ruleTags: readon
   return [...new Set([...parsed.tags, ...ruleTags.map((t) => t.toLowerCase()), ...(await derivedTags(host, key.path, key.url))])];
 }
 
-// Vary fields the key already accounts for: Accept-Encoding (the platform serves every coding
-// from one object), and Accept-Language for keys that fold it in (not rules with language: false).
-const KEYED_VARY = new Set(["accept-encoding"]);
-const KEYED_VARY_WITH_LANGUAGE = new Set(["accept-encoding", "accept-language"]);
-
-async function prepare(
-  w: W, res: Response, key: CacheKey, rule: Rule | undefined, originHeaders: () => Headers, fillStartedAt: number, authorization: boolean,
-): Promise<Judged> {
-  const decision = decide(w, res.status, res.headers, rule, authorization);
+async function prepare(w: W, res: Response, key: CacheKey, rule: Rule | undefined, fillStartedAt: number): Promise<Judged> {
+  const decision = decide(w, res.status, res.headers, rule);
   if (!decision.store) return { reason: decision.reason, cacheControl: decision.cacheControl };
   const length = expectedLength(res.headers);
   if (length !== null && Number(length) > w.config.maxEntryBytes) return { reason: "too-large", cacheControl: decision.cacheControl };
-  const keyed = key.language !== undefined ? KEYED_VARY_WITH_LANGUAGE : KEYED_VARY;
-  const varyNames = varyFields(res.headers.get("vary")).filter((n) => !keyed.has(n));
-  if (varyNames.length > MAX_VARY_FIELDS) return { reason: "vary", cacheControl: decision.cacheControl };
   const grace = graceOf(decision, res.headers.has("etag") || res.headers.has("last-modified"));
   const t = w.now();
   const meta: EntryMeta = {
@@ -114,16 +100,15 @@ async function prepare(
     tags: await entryTags(w, res.headers, key, rule?.tags ?? []), url: key.url, cacheControl: decision.cacheControl,
     swr: decision.swr, sie: decision.sie, strict: decision.strict, keepUntil: keepUntil(t, decision.ttl + grace),
   };
-  const storeKey = varyNames.length ? variantKey(key, await varyHash(varyNames, originHeaders())) : key.key;
-  return { prepared: { decision, meta, storeKey, varyNames } };
+  return { prepared: { decision, meta, storeKey: key.key } };
 }
 
 /**
  * Store a prepared entry once its whole body has arrived (a body that fails or is too large is
- * not stored), plus the Vary marker when it varies; return what coalesced waiters may share.
+ * not stored); return what coalesced waiters may share.
  */
-async function fill(w: W, key: CacheKey, p: Prepared, markerSince: number, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
-  if (invalidatedSince(w, key.key, p.meta.fillStartedAt)) {
+async function fill(w: W, key: CacheKey, p: Prepared, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
+  if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) {
     await body?.cancel();
     return null; // an unsafe request invalidated this URI while the fill was in flight
   }
@@ -142,14 +127,9 @@ async function fill(w: W, key: CacheKey, p: Prepared, markerSince: number, res: 
   headers.set("content-length", String(bytes?.byteLength ?? 0));
   const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
   // Again now that the body is in: an unsafe request may have landed while it streamed.
-  if (invalidatedSince(w, key.key, p.meta.fillStartedAt)) return null;
+  if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) return null;
   await put(w, p.storeKey, entry);
-  if (p.varyNames.length) {
-    // Never lower a marker's "since" below a local invalidation made after the lookup.
-    const since = Math.max(markerSince, w.invalidatedAt.get(key.key) ?? 0);
-    await put(w, key.key, { kind: "marker", names: p.varyNames, since, keepUntil: p.meta.keepUntil });
-  }
-  return { entry, storeKey: p.storeKey, varyNames: p.varyNames };
+  return { entry, storeKey: p.storeKey };
 }
 
 /**
@@ -174,6 +154,13 @@ async function revalidated(w: W, stale: StoredEntry, notModified: Headers, rule:
   return { stored: true, entry: { ...base, meta } };
 }
 
+/**
+ * RFC 9111 §4.4: after a successful unsafe request, the target URI and its same-origin Location /
+ * Content-Location are invalid here. Every variant of each URL is invalid in this isolate (checked
+ * at lookup and before a fill is stored), and the keys that can be enumerated (each language) are
+ * deleted from this location's store; variants keyed by cookies or headers in other isolates of
+ * the location expire on their own (the purge API reaches them everywhere, through the URL tag).
+ */
 async function invalidateLocally(w: W, target: URL, headers: Headers): Promise<void> {
   const urls = [target];
   for (const name of ["location", "content-location"]) {
@@ -185,14 +172,10 @@ async function invalidateLocally(w: W, target: URL, headers: Headers): Promise<v
     } catch { /* unparseable Location: nothing to invalidate */ }
   }
   try {
-    for (const k of urls.flatMap((u) => keysForUrl(u, w.config.keyOptions))) {
+    for (const u of urls) {
       if (w.invalidatedAt.size >= INVALIDATIONS_KEPT) w.invalidatedAt.clear();
-      w.invalidatedAt.set(k, w.now());
-      const stored = await w.store.get(k);
-      await discard(stored?.value);
-      // A Vary marker is renewed with "since = now" so older variants stop matching.
-      if (stored?.value.kind === "marker") await put(w, k, { ...stored.value, since: w.now(), keepUntil: keepUntil(w.now(), MARKER_RENEW_S) });
-      else if (stored) await w.store.delete(k);
+      w.invalidatedAt.set(buildKey(u, new Headers(), w.config.keyOptions).url, w.now());
+      await Promise.all(keysForUrl(u, w.config.keyOptions).map((k) => w.store.delete(k)));
     }
   } catch (e) {
     logFault("invalidate", e, { url: target.href });

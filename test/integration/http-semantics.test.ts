@@ -60,18 +60,20 @@ describe("not storable in a shared cache (RFC 9111 §3)", () => {
     expect(await originLog(p)).toHaveLength(2);
   });
 
-  it("§3.5: a response to a request with Authorization is shared only when it says so", async () => {
-    const plain = uniquePath();
+  it("§3.5: a response to a request with Authorization is never shared, even when it says it may be", async () => {
     const shared = uniquePath();
-    await script(plain, { headers: { "cache-control": "max-age=60" }, body: "for alice" });
-    await script(shared, { headers: { "cache-control": "public, max-age=60" }, body: "same for all" });
+    await script(shared, { headers: { "cache-control": "public, max-age=60" }, body: "for alice" });
     const auth = { headers: { authorization: "Bearer alice" } };
-    expect((await send(plain, auth)).header("cache-status")).toContain("detail=authorization");
-    expect((await send(plain)).header("x-cache")).toBe("MISS");
-    expect((await send(shared, auth)).header("cache-status")).toContain("stored");
-    expect((await send(shared)).body).toBe("same for all");
-    // An authorized request is never answered from the cache: the origin decides who sees what.
+    const a = await send(shared, auth);
+    expect(a.header("x-cache")).toBe("BYPASS");
+    expect(a.header("cache-status")).toContain("detail=authorization");
+    expect(a.header("cache-status")).not.toContain("stored");
+    // Nothing an authorized request brought back is served to anyone else.
+    const anonymous = await send(shared);
+    expect(anonymous.header("x-cache")).toBe("MISS");
+    // An authorized request is never answered from the cache either: the origin decides who sees what.
     expect((await send(shared, auth)).header("x-cache")).toBe("BYPASS");
+    expect(await originLog(shared)).toHaveLength(3);
   });
 });
 
@@ -124,8 +126,8 @@ describe("revalidation (RFC 9111 §4.3)", () => {
   });
 });
 
-describe("Vary (RFC 9111 §4.1)", () => {
-  it("folds the Vary request headers into the key: variants never cross", async () => {
+describe("Vary (RFC 9111 §4.1): the origin receives only what the key holds", () => {
+  it("a header declared in forwardHeaders is keyed by value: variants never cross", async () => {
     const p = uniquePath();
     await script(p, { headers: { "cache-control": "max-age=60", vary: "X-Device" } });
     const mobile = { headers: { "x-device": "mobile" } };
@@ -135,7 +137,7 @@ describe("Vary (RFC 9111 §4.1)", () => {
     expect((await send(p, mobile, device)).header("x-cache")).toBe("HIT");
     const b = await send(p, desktop, device);
     expect(b.header("x-cache")).toBe("MISS");
-    expect(b.header("cache-status")).toContain("fwd=vary-miss");
+    expect(b.header("cache-status")).toContain("fwd=uri-miss");
     expect((await send(p, desktop, device)).header("x-cache")).toBe("HIT");
     expect((await send(p, mobile, device)).header("x-cache")).toBe("HIT");
     expect((await originLog(p)).map((r) => r.headers["x-device"])).toEqual(["mobile", "desktop"]);
@@ -149,14 +151,24 @@ describe("Vary (RFC 9111 §4.1)", () => {
     expect((await originLog(p))[0]?.headers["x-device"]).toBeUndefined();
   });
 
-  it("Vary: Cookie shares the anonymous page but never a cookie-specific one", async () => {
+  it("Vary: Cookie: cookies outside keyCookies never reach the origin, so there is one shared page", async () => {
     const p = uniquePath();
     await script(p, { headers: { "cache-control": "max-age=60", vary: "Cookie" } });
     await send(p);
     expect((await send(p, { headers: { cookie: "_ga=1" } })).header("x-cache")).toBe("HIT");
-    expect((await send(p, { headers: { cookie: "theme=dark" } })).header("x-cache")).toBe("MISS");
-    expect((await send(p, { headers: { cookie: "theme=dark; _gid=2" } })).header("x-cache")).toBe("HIT");
-    expect((await send(p, { headers: { cookie: "theme=light" } })).header("x-cache")).toBe("MISS");
+    expect((await send(p, { headers: { cookie: "theme=dark" } })).header("x-cache")).toBe("HIT");
+    expect((await originLog(p)).map((r) => r.headers.cookie)).toEqual([undefined]);
+  });
+
+  it("Vary: Cookie with keyCookies: one page per keyed value, and only that cookie is sent", async () => {
+    const p = uniquePath();
+    const env = withConfig({ keyCookies: ["currency"] });
+    await script(p, { headers: { "cache-control": "max-age=60", vary: "Cookie" } });
+    await send(p, { headers: { cookie: "currency=eur; theme=dark" } }, env);
+    expect((await send(p, { headers: { cookie: "theme=light; currency=eur" } }, env)).header("x-cache")).toBe("HIT");
+    expect((await send(p, { headers: { cookie: "currency=usd" } }, env)).header("x-cache")).toBe("MISS");
+    expect((await send(p, {}, env)).header("x-cache")).toBe("MISS");
+    expect((await originLog(p)).map((r) => r.headers.cookie)).toEqual(["currency=eur", "currency=usd", undefined]);
   });
 
   it("Accept-Language folded into the key needs no extra variant", async () => {
@@ -450,16 +462,28 @@ describe("origins: primary, fallback, health", () => {
 });
 
 describe("coalescing and Vary", () => {
-  it("a waiter never gets the leader's variant of a response that varies on Cookie", async () => {
+  it("a waiter never gets the leader's fill for another keyed cookie value", async () => {
     const p = uniquePath();
+    const env = withConfig({ keyCookies: ["cart"] });
     await script(p,
       { delayMs: 300, headers: { "cache-control": "max-age=60", vary: "Cookie" }, body: "cart of alice" },
       { headers: { "cache-control": "max-age=60", vary: "Cookie" }, body: "anonymous page" });
     const [alice, anon] = await Promise.all([
-      send(p, { headers: { cookie: "cart=alice" } }),
-      new Promise((r) => setTimeout(r, 50)).then(() => send(p)),
+      send(p, { headers: { cookie: "cart=alice" } }, env),
+      new Promise((r) => setTimeout(r, 50)).then(() => send(p, {}, env)),
     ]);
     expect(alice.body).toBe("cart of alice");
     expect(anon.body).toBe("anonymous page");
+  });
+
+  it("a waiter never gets the fill of a cookie that is not keyed either: that cookie never reaches the origin", async () => {
+    const p = uniquePath();
+    await script(p, { delayMs: 300, headers: { "cache-control": "max-age=60", vary: "Cookie" }, body: "one page for all" });
+    const [a, b] = await Promise.all([
+      send(p, { headers: { cookie: "cart=alice" } }),
+      new Promise((r) => setTimeout(r, 50)).then(() => send(p)),
+    ]);
+    expect([a.body, b.body]).toEqual(["one page for all", "one page for all"]);
+    expect((await originLog(p)).map((r) => r.headers.cookie)).toEqual([undefined]);
   });
 });

@@ -113,7 +113,7 @@ describe("stale directives next to s-maxage (RFC 5861 with RFC 9111 §5.2.2.10)"
 });
 
 describe("local invalidation is not undone by a fill that began before it", () => {
-  it("Vary variants stay invalid", async () => {
+  it("variants keyed by a header stay invalid", async () => {
     const p = uniquePath();
     await script(p,
       { headers: { "cache-control": "max-age=600", vary: "X-Device" }, body: "A before POST" },
@@ -249,7 +249,9 @@ describe("second review", () => {
 
   it.each([
     ["/__edge/purge", true], ["//__edge/purge", true], ["/%2F__edge/purge", true], ["/__edge%2Fpurge", true],
-    ["/__edge;/purge", true], ["/__EDGE/Purge", true], ["/__edge", true], ["/__edges/x", false], ["/blog/__edge/", false],
+    ["/__edge;/purge", true], ["/__EDGE/Purge", true], ["/__edge", true],
+    // Any path containing the namespace token is reserved (issue: spellings that resolve into it elsewhere).
+    ["/__edges/x", true], ["/blog/__edge/", true], ["/blog/edge/", false], ["/_edge/x", false],
   ])("inWorkerNamespace(%s) = %s", (path, expected) => {
     expect(inWorkerNamespace(path)).toBe(expected);
   });

@@ -100,7 +100,7 @@ const noHeaders = new Headers();
 describe("analyseCookies (properties)", () => {
   it("never throws on arbitrary headers, and its answer is self-consistent", () => {
     fc.assert(fc.property(fc.oneof(anyString, punctuated(";= \t\"_gasesionid,"), fc.constant(null)), (header) => {
-      const r = analyseCookies(header, ANALYTICS, SESSION);
+      const r = analyseCookies(header, { analytics: ANALYTICS, session: SESSION });
       expect(r.forward === null || r.forward.length > 0).toBe(true);
       for (const name of r.stripped) expect(matchesAny(name, ANALYTICS)).toBe(true);
       for (const name of r.session) expect(matchesAny(name, SESSION)).toBe(true);
@@ -109,10 +109,10 @@ describe("analyseCookies (properties)", () => {
 
   it("never throws on huge headers", () => {
     fc.assert(fc.property(hugeString, (header) => {
-      analyseCookies(header, ANALYTICS, SESSION);
+      analyseCookies(header, { analytics: ANALYTICS, session: SESSION });
     }), BIG);
     fc.assert(fc.property(fc.array(cookiePair(fc.oneof(analyticsName, otherName)), { minLength: 2000, maxLength: 4000 }), (pairs) => {
-      const r = analyseCookies(pairs.join("; "), ANALYTICS, SESSION);
+      const r = analyseCookies(pairs.join("; "), { analytics: ANALYTICS, session: SESSION });
       expect(r.stripped.length + (r.forward?.split("; ").length ?? 0)).toBe(pairs.length);
     }), { numRuns: 5 });
   });
@@ -124,7 +124,7 @@ describe("analyseCookies (properties)", () => {
     );
     fc.assert(fc.property(fc.array(fc.tuple(named, cookieValue), { maxLength: 20 }), fc.array(separator, { minLength: 1, maxLength: 5 }), (cookies, seps) => {
       const pairs = cookies.map(([c, v]) => `${c.n}=${v}`);
-      const r = analyseCookies(cookieHeader(pairs, seps), ANALYTICS, SESSION);
+      const r = analyseCookies(cookieHeader(pairs, seps), { analytics: ANALYTICS, session: SESSION });
       const kept = r.forward === null ? [] : r.forward.split("; ");
       // Every kept cookie is not an analytics cookie...
       for (const pair of kept) expect(matchesAny(pair.slice(0, pair.indexOf("=")), ANALYTICS)).toBe(false);
@@ -136,8 +136,8 @@ describe("analyseCookies (properties)", () => {
 
   it("stripping is idempotent: the forwarded header has nothing left to strip", () => {
     fc.assert(fc.property(fc.oneof(anyString, fc.array(cookiePair(fc.oneof(analyticsName, otherName)), { maxLength: 10 }).map((p) => p.join("; "))), (header) => {
-      const once = analyseCookies(header, ANALYTICS, SESSION);
-      const twice = analyseCookies(once.forward, ANALYTICS, SESSION);
+      const once = analyseCookies(header, { analytics: ANALYTICS, session: SESSION });
+      const twice = analyseCookies(once.forward, { analytics: ANALYTICS, session: SESSION });
       expect(twice.forward).toBe(once.forward);
       expect(twice.stripped).toEqual([]);
     }));
@@ -151,7 +151,7 @@ describe("analyseCookies (properties)", () => {
       (others, value, at, seps, pad) => {
         const pairs = [...others];
         pairs.splice(at % (others.length + 1), 0, `${pad}sessionid${pad}=${pad}${value}`);
-        const r = analyseCookies(cookieHeader(pairs, seps), ANALYTICS, SESSION);
+        const r = analyseCookies(cookieHeader(pairs, seps), { analytics: ANALYTICS, session: SESSION });
         expect(r.session).toEqual(["sessionid"]);
         // The session cookie itself is forwarded: the origin needs it.
         expect(r.forward).toContain(`=${pad}${value}`);
@@ -163,7 +163,7 @@ describe("analyseCookies (properties)", () => {
     fc.assert(fc.property(
       fc.array(cookiePair(fc.oneof(analyticsName, otherName)), { maxLength: 12 }), fc.constantFrom("sessionid=", 'sessionid=""', "sessionid", ""),
       (others, empty) => {
-        expect(analyseCookies([...others, empty].join("; "), ANALYTICS, SESSION).session).toEqual([]);
+        expect(analyseCookies([...others, empty].join("; "), { analytics: ANALYTICS, session: SESSION }).session).toEqual([]);
       },
     ));
   });
