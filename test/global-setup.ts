@@ -1,15 +1,26 @@
-/** Starts the test origin (a real HTTP server on loopback) once for the whole run. */
+/** Starts the test origins (real HTTP servers on loopback) once for the whole run. */
 import type { TestProject } from "vitest/node";
 import { startOrigin } from "./origin/server.ts";
+import { startSloppyOrigin } from "./origin/sloppy.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     originUrl: string;
+    /** A sloppy origin that routes like a WSGI server (test/origin/sloppy.ts). */
+    wsgiOriginUrl: string;
+    /** The same, routing like a lenient router (case-insensitive, ;params stripped). */
+    lenientOriginUrl: string;
   }
 }
 
 export default async function setup(project: TestProject) {
   const origin = await startOrigin();
+  const wsgi = await startSloppyOrigin("wsgi");
+  const lenient = await startSloppyOrigin("lenient");
   project.provide("originUrl", origin.url);
-  return () => origin.close();
+  project.provide("wsgiOriginUrl", wsgi.url);
+  project.provide("lenientOriginUrl", lenient.url);
+  return async () => {
+    await Promise.all([origin.close(), wsgi.close(), lenient.close()]);
+  };
 }
