@@ -3,16 +3,6 @@ import type { TestProject } from "vitest/node";
 import { startOrigin } from "./origin/server.ts";
 import { startSloppyOrigin } from "./origin/sloppy.ts";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    originUrl: string;
-    /** A sloppy origin that routes like a WSGI server (test/origin/sloppy.ts). */
-    wsgiOriginUrl: string;
-    /** The same, routing like a lenient router (case-insensitive, ;params stripped). */
-    lenientOriginUrl: string;
-  }
-}
-
 export default async function setup(project: TestProject) {
   const origin = await startOrigin();
   const wsgi = await startSloppyOrigin("wsgi");

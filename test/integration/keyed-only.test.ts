@@ -141,10 +141,13 @@ describe("4. bypass rules cannot be evaded by spellings the origin routes to the
     expect(attacker.body).not.toContain("victim");
   });
 
-  it("JSON and plain text under /static/ are not static assets unless a rule opts in", async () => {
-    const env = site(WSGI);
-    const r = await send(`/account/${q()}&json=1`.replace("/account/", "/static/x/../../account/"), {}, env);
-    expect(r.header("cache-status")).not.toContain("detail=static");
+  it.each(["json", "text"])("%s under /static/ is not a static asset unless a rule opts in", async (type) => {
+    const path = `/static/data.${type}${q()}&type=${type}`;
+    const plain = await send(path, {}, site(WSGI));
+    expect(plain.header("cache-status")).toContain("detail=content-type");
+    expect(plain.header("cache-status")).not.toContain("stored");
+    const optIn = site(WSGI, { rules: [{ name: "static", paths: ["/static/*"], cacheControl: "public, max-age=60", contentTypes: ["application/json", "text/plain"], language: false }] });
+    expect((await send(path, {}, optIn)).header("cache-status")).toContain("stored");
   });
 });
 

@@ -39,7 +39,10 @@ export function sloppyPage(method: string, rawPath: string, query: URLSearchPara
     const json = query.has("json");
     return { status: 200, headers: { ...pub, "content-type": json ? "application/json" : "text/html" }, body: json ? JSON.stringify({ account: who }) : `Account of ${who}` };
   }
-  if (path.startsWith("/static/")) return { status: 200, headers: { ...pub, "content-type": "text/css" }, body: "body{}" };
+  if (path.startsWith("/static/")) {
+    const type = query.get("type") === "json" ? "application/json" : query.get("type") === "text" ? "text/plain" : "text/css";
+    return { status: 200, headers: { ...pub, "content-type": type }, body: type === "text/css" ? "body{}" : `{"user":"${cookie(h.cookie, "sessionid") ?? "nobody"}"}` };
+  }
   if (path.startsWith("/missing/")) return { status: 404, headers: { "cache-control": "public, max-age=600", "content-type": "text/html" }, body: "not found" };
   // Django's LocaleMiddleware: the language cookie first, then Accept-Language.
   const lang = cookie(h.cookie, "django_language") ?? (h["accept-language"] ?? "en").split(/[,;-]/)[0]!.trim();
