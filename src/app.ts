@@ -23,6 +23,8 @@ const INVISIBLE = /[\x00-\x20\x7f\u00ad\u200b-\u200f\u2060\ufeff]/g;
  * forwarded, since it may carry a bearer token (`/__edge./purge`, `/x/..%2F__edge/purge`, ...).
  */
 export function inWorkerNamespace(path: string): boolean {
+  // Plain ASCII without escapes (most paths): nothing to decode or fold.
+  if (!/[%\u0080-\uffff]/.test(path)) return /__edge/i.test(path);
   let p = path;
   for (let i = 0; i < 4; i++) {
     let d: string;
@@ -76,7 +78,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     // The worker's own namespace: near misses ("/__edge/Purge", "//__edge/purge") are answered
     // here, never forwarded (they would carry a bearer token to the origin). And a request bearing
     // one of our tokens is never forwarded anywhere, whatever its path.
-    const path = new URL(c.req.url).pathname;
+    const path = c.req.path;
     if (ownPaths.has(path)) return next();
     if (inWorkerNamespace(path) || (await bearsControlToken(c.req.header("authorization"), c.env))) return explainJson(404, { error: "not found" });
     await next();

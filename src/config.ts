@@ -21,7 +21,7 @@ import { parseCacheControl } from "./http/cache-control.ts";
 import type { CookieRules } from "./cookies.ts";
 import type { HeaderDimension, KeyOptions } from "./key.ts";
 import type { FillHeaders } from "./origin.ts";
-import { matchRule } from "./policy.ts";
+import { type BypassPattern, bypassPatterns, matchRule } from "./policy.ts";
 
 z.config(en());
 
@@ -194,6 +194,8 @@ interface Derived {
   origins: readonly string[];
   /** The rules in effect (defaults merged, or replaced). */
   rules: readonly Rule[];
+  /** The bypass rules' patterns, lower-cased, for matching the path as an origin may route it. */
+  bypassPatterns: readonly BypassPattern[];
   /** Analytics cookie patterns (defaults and extras merged), session, keyed and language cookies. */
   cookieRules: CookieRules;
   keyOptions: KeyOptions;
@@ -253,6 +255,7 @@ function compile(parsed: Parsed): Config {
     ...parsed,
     origins,
     rules,
+    bypassPatterns: bypassPatterns(rules),
     cookieRules: {
       analytics: [...parsed.analyticsCookies, ...parsed.extraAnalyticsCookies],
       session: parsed.sessionCookies,

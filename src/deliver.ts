@@ -33,6 +33,8 @@ export interface Delivery {
   warning?: string | undefined;
   key?: CacheKey | undefined;
   tags?: readonly string[] | undefined;
+  /** The headers already hold everything but the per-response ones (X-Cache, Cache-Status, Age, Warning, Date): see clientHeaders. */
+  prepared?: boolean;
 }
 
 /** One step of the chain: returns the delivery to pass on (the same one, changed, or another). */
@@ -41,8 +43,12 @@ export type DeliveryStep = (request: Request, d: Delivery) => Delivery | Promise
 /** Apply the chain and our headers; the one place a pipeline response is made. */
 export async function deliver(request: Request, d: Delivery, config: Config, steps: readonly DeliveryStep[] = DEFAULT_STEPS): Promise<Response> {
   let out = d;
-  for (const step of steps) out = await step(request, out);
-  applyHeaders(out, config);
+  for (const step of steps) {
+    const next = step(request, out);
+    out = next instanceof Promise ? await next : next;
+  }
+  if (out.prepared) applyResponseHeaders(out);
+  else applyHeaders(out, config);
   let body = out.body;
   if (request.method === "HEAD" && body !== null) {
     if (body instanceof ReadableStream) void body.cancel().catch(() => undefined);
@@ -61,15 +67,20 @@ export function synthetic(status: number, message: string, cacheStatus: CacheSta
  * RFC 9110 §13.2.2 and §14: a 304 for a matching If-None-Match / If-Modified-Since, a 206 / 416 for
  * a single byte range of a stored entry, the whole 200 otherwise. GET and HEAD on a 200 only.
  */
-export const preconditions: DeliveryStep = async (request, d) => {
+export const preconditions: DeliveryStep = (request, d) => {
   if (d.status !== 200 || (request.method !== "GET" && request.method !== "HEAD")) return d;
   if (d.source !== "stored" && d.source !== "fill") return d;
   if ((request.headers.has("if-none-match") || request.headers.has("if-modified-since")) && isNotModified(request.headers, d.headers)) {
-    if (d.body instanceof ReadableStream) await d.body.cancel();
-    return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(d.headers), body: null };
+    if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+    return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(d.headers), body: null, prepared: false };
   }
-  d.headers.set("accept-ranges", "bytes");
+  if (!d.prepared) d.headers.set("accept-ranges", "bytes");
   if (d.source !== "stored" || request.method !== "GET" || !request.headers.has("range")) return d;
+  return range(request, d);
+};
+
+/** RFC 9110 §14: a single byte range of a stored entry (206), unsatisfiable (416), or the whole. */
+async function range(request: Request, d: Delivery): Promise<Delivery> {
   const bytes = d.body instanceof Uint8Array ? d.body : new Uint8Array(await new Response(d.body).arrayBuffer());
   const decision = decideRange(request.headers, d.headers, bytes.byteLength);
   if (decision.kind === "unsatisfiable") {
@@ -86,28 +97,41 @@ export const preconditions: DeliveryStep = async (request, d) => {
     return { ...d, status: 206, statusText: undefined, body: part };
   }
   return { ...d, body: bytes };
-};
+}
 
 const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
 
 /** The headers every response leaving the pipeline carries. */
 function applyHeaders(d: Delivery, config: Config): void {
+  applyStaticHeaders(d.headers, d, config);
+  applyResponseHeaders(d);
+}
+
+/** The per-response part: X-Cache, our Cache-Status member, Age, Warning, Date. */
+function applyResponseHeaders(d: Delivery): void {
   const h = d.headers;
-  h.delete("server");
-  h.delete("x-powered-by");
   h.set("x-cache", d.cacheStatus.xCache);
   // RFC 9211 §2: each cache appends its member; upstream members (closer to the origin) stay first.
   const upstream = h.get("cache-status");
   const ours = formatCacheStatus(d.cacheStatus);
   h.set("cache-status", upstream ? `${upstream}, ${ours}` : ours);
   if (d.age !== undefined) h.set("age", String(Math.max(0, Math.floor(d.age))));
-  if (d.cacheControl === null) h.delete("cache-control");
-  else if (d.cacheControl !== undefined) h.set("cache-control", d.cacheControl);
   if (d.warning) h.set("warning", d.warning);
-  // RFC 9213 §2.1: Cloudflare-CDN-Cache-Control targets us alone; it is consumed here, not passed on.
-  h.delete("cloudflare-cdn-cache-control");
   // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one.
   if (!h.has("date")) h.set("date", new Date().toUTCString());
+}
+
+/**
+ * The part that depends only on the response and its key: computed once per stored object (see
+ * clientHeaders), or per response for everything else.
+ */
+function applyStaticHeaders(h: Headers, d: Pick<Delivery, "cacheControl" | "key" | "tags">, config: Config): void {
+  h.delete("server");
+  h.delete("x-powered-by");
+  if (d.cacheControl === null) h.delete("cache-control");
+  else if (d.cacheControl !== undefined) h.set("cache-control", d.cacheControl);
+  // RFC 9213 §2.1: Cloudflare-CDN-Cache-Control targets us alone; it is consumed here, not passed on.
+  h.delete("cloudflare-cdn-cache-control");
   applySecurityHeaders(h, config.securityHeaders);
   for (const name of config.tagHeaderNames) h.delete(name);
   // The page was chosen by language: say so to browsers and caches downstream (RFC 9110 §12.5.5).
@@ -120,6 +144,24 @@ function applyHeaders(d: Delivery, config: Config): void {
     h.set("x-edge-key", d.key.key);
     if (d.tags) h.set("x-edge-tags", d.tags.join(","));
   }
+}
+
+const prepared = new WeakMap<object, [string, string][]>();
+
+/**
+ * The client-facing headers of a stored object, computed once per object (the memory tier hands
+ * the same object to every hit): a hit then copies one list and sets three headers.
+ */
+export function clientHeaders(entry: { headers: Headers }, d: Pick<Delivery, "cacheControl" | "key" | "tags">, config: Config): Headers {
+  let list = prepared.get(entry);
+  if (!list) {
+    const h = new Headers(entry.headers);
+    applyStaticHeaders(h, d, config);
+    h.set("accept-ranges", "bytes");
+    list = [...h];
+    prepared.set(entry, list);
+  }
+  return new Headers(list);
 }
 
 /** Add configured security headers unless the origin already chose a value. */

@@ -73,6 +73,8 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /** RFC 3986 §6.2.2: decode unreserved escapes, upper-case the rest, resolve dot segments; also collapse "//". */
 export function normalisePath(pathname: string): string {
+  // Without escapes, "//", backslashes or dot segments there is nothing to normalise.
+  if (pathname.startsWith("/") && !/%|\/\/|\\|\/\.\.?(\/|$)/.test(pathname)) return pathname;
   let p = pathname.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => {
     const c = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
@@ -86,6 +88,7 @@ export function normalisePath(pathname: string): string {
 
 /** Sort parameters by name (stable, so repeated names keep their order) and drop tracking ones. */
 export function normaliseQuery(search: string, tracking: readonly string[]): { query: string; dropped: string[] } {
+  if (search === "" || search === "?") return { query: "", dropped: [] };
   const params = new URLSearchParams(search);
   const kept: [string, string][] = [];
   const dropped: string[] = [];

@@ -21,6 +21,7 @@ import { pass } from "./phases/pass.ts";
 import { recv, type RequestFacts, type SkipCondition } from "./phases/recv.ts";
 import { refreshInBackground } from "./phases/refresh.ts";
 import { storeAndAnswer, storedDelivery } from "./phases/store.ts";
+import { headersTooLarge as tooLargeHeaders, type TooLarge } from "./policy.ts";
 import { type Invocation, type Runtime, unreachable } from "./runtime.ts";
 import { bodyBytes, discard, ttlLeft } from "./store/entries.ts";
 
@@ -41,7 +42,7 @@ interface Forward {
 
 async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<Delivery> {
   const received = recv(request, rt.config);
-  if (received.kind === "synth") return synthetic(received.status, received.message, { xCache: "BYPASS", fwd: "request", detail: received.detail });
+  if (received.kind === "synth") return tooLarge(received);
   const f = received.facts;
   if (inv.trace) {
     inv.trace.rule = f.rule?.name ?? "-";
@@ -50,7 +51,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
   const forward = { stale: null, storeUsable: true, coalesce: true };
   switch (received.kind) {
     case "pass":
-      return pass(f, received.condition, rt, inv);
+      return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, received.condition, rt, inv);
     case "refresh":
       return toOrigin(f, { ...forward, status: skipStatus(received.condition), coalesce: false }, rt, inv);
     case "lookup":
@@ -88,6 +89,8 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
 
 /** Coalesce or lead, fetch, judge, store, answer. */
 async function toOrigin(f: RequestFacts, w: Forward, rt: Runtime, inv: Invocation): Promise<Delivery> {
+  const big = headersTooLarge(f.request, rt.config.maxHeaderBytes);
+  if (big) return big;
   const m = await miss(f, rt, w.coalesce);
   if (m.kind === "coalesced") {
     await discard(w.stale?.entry);
@@ -100,6 +103,17 @@ async function toOrigin(f: RequestFacts, w: Forward, rt: Runtime, inv: Invocatio
   } finally {
     m.lead.release();
   }
+}
+
+/** URL or headers too large: answered here, never forwarded (RFC 9110 §15.5.15, RFC 6585 §5). */
+function tooLarge(t: TooLarge): Delivery {
+  return synthetic(t.status, t.message, { xCache: "BYPASS", fwd: "request", detail: t.detail });
+}
+
+/** Headers too large for the origin; checked only when the origin would be asked (a hit forwards nothing). */
+function headersTooLarge(request: Request, max: number): Delivery | null {
+  const t = tooLargeHeaders(request, max);
+  return t ? tooLarge(t) : null;
 }
 
 /** How a request that skips the stored copy is reported. */

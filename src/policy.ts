@@ -17,16 +17,25 @@ export function matchRule(path: string, rules: readonly Rule[]): Rule | undefine
  * `;params` stripped, dot segments resolved, compared case-insensitively. So `/cart%2F`, `/CART/`
  * or `/x/..;/cart/` cannot slip past a bypass rule for `/cart/*`.
  */
-export function matchBypassRule(path: string, rules: readonly Rule[]): Rule | undefined {
-  const routed = routingPath(path).toLowerCase();
-  for (const rule of rules) {
-    if (!rule.bypass) continue;
-    for (const p of rule.paths) {
-      const pat = p.toLowerCase();
-      if (pat === "*" || pat === routed || (pat.endsWith("*") && routed.startsWith(pat.slice(0, -1)))) return rule;
-    }
+export function matchBypassRule(path: string, bypass: readonly BypassPattern[]): Rule | undefined {
+  if (bypass.length === 0) return undefined;
+  // Only escapes, backslashes, ";" and dot segments make the routed path differ from the path itself.
+  const routed = (/[%\\;]|\/\.\.?(\/|$)/.test(path) ? routingPath(path) : path).toLowerCase();
+  for (const { rule, pattern } of bypass) {
+    if (pattern === "*" || pattern === routed || (pattern.endsWith("*") && routed.startsWith(pattern.slice(0, -1)))) return rule;
   }
   return undefined;
+}
+
+/** A bypass rule's pattern, lower-cased (compiled once with the configuration). */
+export interface BypassPattern {
+  rule: Rule;
+  pattern: string;
+}
+
+/** The lower-cased patterns of the bypass rules, in rule order. */
+export function bypassPatterns(rules: readonly Rule[]): BypassPattern[] {
+  return rules.filter((r) => r.bypass).flatMap((rule) => rule.paths.map((p) => ({ rule, pattern: p.toLowerCase() })));
 }
 
 /** The matching rule and the pattern that matched (for explain). */
@@ -39,18 +48,24 @@ export function matchRuleWithPattern(path: string, rules: readonly Rule[]): { ru
   return undefined;
 }
 
+/** A request too large to handle, answered by us, never forwarded, never stored. */
+export interface TooLarge {
+  status: 414 | 431;
+  detail: string;
+  message: string;
+}
+
+/** RFC 9110 §15.5.15: 414 URI Too Long. */
+export function urlTooLong(request: Request, maxUrl: number): TooLarge | null {
+  if (request.url.length <= maxUrl) return null;
+  return { status: 414, detail: "url-too-long", message: `URI Too Long: the URL is over ${maxUrl} bytes` };
+}
+
 /**
- * A request too large to handle: RFC 9110 §15.5.15 (414 URI Too Long) and RFC 6585 §5
- * (431 Request Header Fields Too Large). Answered by us, never forwarded, never stored.
+ * RFC 6585 §5: 431 Request Header Fields Too Large. Checked only before a request would go to the
+ * origin (a hit forwards nothing), so the common path does not walk every header.
  */
-export function requestTooLarge(
-  request: Request,
-  maxUrl: number,
-  maxHeaderBytes: number,
-): { status: 414 | 431; detail: string; message: string } | null {
-  if (request.url.length > maxUrl) {
-    return { status: 414, detail: "url-too-long", message: `URI Too Long: the URL is over ${maxUrl} bytes` };
-  }
+export function headersTooLarge(request: Request, maxHeaderBytes: number): TooLarge | null {
   let bytes = 0;
   request.headers.forEach((value, name) => { bytes += name.length + value.length + 4; });
   if (bytes > maxHeaderBytes) {

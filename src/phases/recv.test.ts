@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../config.ts";
+import { headersTooLarge } from "../policy.ts";
 import { recv } from "./recv.ts";
 
 const config = parseConfig({});
@@ -42,9 +43,10 @@ describe("recv: where a request goes", () => {
     expect("condition" in v ? v.condition.name : null).toBe(condition);
   });
 
-  it("answers oversized requests itself", () => {
+  it("answers an oversized URL itself; oversized headers are refused before the origin is asked", () => {
     expect(recv(new Request(`https://e.com/${"a".repeat(9000)}`), config)).toMatchObject({ kind: "synth", status: 414 });
-    expect(recv(new Request("https://e.com/", { headers: { "x-big": "a".repeat(40_000) } }), config)).toMatchObject({ kind: "synth", status: 431 });
+    expect(headersTooLarge(new Request("https://e.com/", { headers: { "x-big": "a".repeat(40_000) } }), config.maxHeaderBytes)).toMatchObject({ status: 431 });
+    expect(headersTooLarge(new Request("https://e.com/", { headers: { "x-small": "a" } }), config.maxHeaderBytes)).toBeNull();
   });
 
   it("every condition says why (explain prints it)", async () => {

@@ -7,7 +7,7 @@ import type { Config, Rule } from "../config.ts";
 import { analyseCookies, type CookieAnalysis } from "../cookies.ts";
 import { ambiguousPath, buildKey, type CacheKey } from "../key.ts";
 import { fillRequest, type OriginRequest, passRequest } from "../origin.ts";
-import { matchBypassRule, matchRuleWithPattern, requestTooLarge } from "../policy.ts";
+import { matchBypassRule, matchRuleWithPattern, type TooLarge, urlTooLong } from "../policy.ts";
 
 /** Everything later phases know about the request. */
 export interface RequestFacts {
@@ -85,15 +85,15 @@ export const SKIP_CONDITIONS = [
 ] as const satisfies readonly SkipCondition[];
 
 export type RecvVerdict =
-  | { kind: "synth"; status: 414 | 431; detail: string; message: string }
+  | ({ kind: "synth" } & TooLarge)
   | { kind: "pass"; facts: RequestFacts; condition: SkipCondition }
   | { kind: "refresh"; facts: RequestFacts; condition: SkipCondition }
   | { kind: "lookup"; facts: RequestFacts };
 
 /** Decide what happens to `request`. */
 export function recv(request: Request, config: Config): RecvVerdict {
-  const tooLarge = requestTooLarge(request, config.maxUrlLength, config.maxHeaderBytes);
-  if (tooLarge) return { kind: "synth", ...tooLarge };
+  const tooLong = urlTooLong(request, config.maxUrlLength);
+  if (tooLong) return { kind: "synth", ...tooLong };
   const facts = requestFacts(request, config);
   const condition = SKIP_CONDITIONS.find((c) => c.when(facts, config));
   if (!condition) return { kind: "lookup", facts };
@@ -113,7 +113,7 @@ function requestFacts(request: Request, config: Config): RequestFacts {
     hasAuthorization: request.headers.has("authorization"),
     rule: matched?.rule,
     pattern: matched?.pattern,
-    bypassRule: matchBypassRule(key.path, config.rules),
+    bypassRule: matchBypassRule(key.path, config.bypassPatterns),
     originRequest: () => (built ??= fillRequest(key, config.fill)),
   };
 }

@@ -4,7 +4,7 @@
  * return what to deliver; in a background refresh, only store.
  */
 import type { Delivery } from "../deliver.ts";
-import { synthetic } from "../deliver.ts";
+import { clientHeaders, synthetic } from "../deliver.ts";
 import type { CacheStatus } from "../http/cache-status.ts";
 import type { Invocation, Runtime } from "../runtime.ts";
 import { unreachable } from "../runtime.ts";
@@ -106,9 +106,10 @@ export async function storeInBackground(v: BackendVerdict, c: Omit<StoreContext,
 /** A stored entry (fresh, stale, coalesced or revalidated) as the client sees it: metadata applied, Age counted. */
 export function storedDelivery(found: FoundEntry, cacheStatus: CacheStatus, c: { facts: RequestFacts; rt: Runtime }): Delivery {
   const { entry } = found;
+  const fixed = { cacheControl: entry.meta.cacheControl, key: c.facts.key, tags: entry.meta.tags };
   return {
-    source: "stored", status: entry.status, headers: new Headers(entry.headers), body: entry.body, cacheStatus,
-    cacheControl: entry.meta.cacheControl, age: currentAge(entry.meta, c.rt.now()), key: c.facts.key, tags: entry.meta.tags,
+    source: "stored", status: entry.status, headers: clientHeaders(entry, fixed, c.rt.config), body: entry.body, cacheStatus,
+    age: currentAge(entry.meta, c.rt.now()), prepared: true, ...fixed,
   };
 }
 
