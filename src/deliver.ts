@@ -21,8 +21,11 @@ export interface Delivery {
   source: DeliverySource;
   status: number;
   statusText?: string | undefined;
-  /** Owned by this delivery (a copy): steps change it in place. */
-  headers: Headers;
+  /**
+   * Owned by this delivery (a copy): steps change it in place. Absent while the delivery is
+   * `prepared` and nobody needed them: read them through `headersOf`.
+   */
+  headers?: Headers;
   body: ReadableStream<Uint8Array> | Uint8Array | null;
   cacheStatus: CacheStatus;
   /** Age to send (stored answers); undefined leaves the origin's. */
@@ -33,8 +36,19 @@ export interface Delivery {
   warning?: string | undefined;
   key?: CacheKey | undefined;
   tags?: readonly string[] | undefined;
-  /** The headers already hold everything but the per-response ones (X-Cache, Cache-Status, Age, Warning, Date): see clientHeaders. */
-  prepared?: boolean;
+  /** A stored object's client-facing headers, everything but the per-response ones (X-Cache, Cache-Status, Age, Warning, Date): see clientHeaders. */
+  prepared?: Prepared | undefined;
+}
+
+/** Client-facing headers of a stored object, computed once per object. */
+export interface Prepared {
+  list: readonly [string, string][];
+  hasDate: boolean;
+}
+
+/** The delivery's headers, made from its prepared list on first use. */
+export function headersOf(d: Delivery): Headers {
+  return (d.headers ??= new Headers(d.prepared?.list as [string, string][] | undefined));
 }
 
 /** One step of the chain: returns the delivery to pass on (the same one, changed, or another). */
@@ -47,14 +61,17 @@ export async function deliver(request: Request, d: Delivery, config: Config, ste
     const next = step(request, out);
     out = next instanceof Promise ? await next : next;
   }
-  if (out.prepared) applyResponseHeaders(out);
-  else applyHeaders(out, config);
   let body = out.body;
   if (request.method === "HEAD" && body !== null) {
     if (body instanceof ReadableStream) void body.cancel().catch(() => undefined);
     body = null;
   }
-  return new Response(body, { status: out.status, statusText: out.statusText, headers: out.headers });
+  // A stored object nobody changed: its prepared list plus the per-response headers, in one go.
+  if (out.prepared && !out.headers) return new Response(body, { status: out.status, headers: [...out.prepared.list, ...responseHeaders(out, out.prepared.hasDate)] });
+  const headers = headersOf(out);
+  if (!out.prepared) applyStaticHeaders(headers, out, config);
+  for (const [name, value] of responseHeaders(out, headers.has("date"), headers.get("cache-status"))) headers.set(name, value);
+  return new Response(body, { status: out.status, statusText: out.statusText, headers });
 }
 
 /** A plain-text error the worker itself produces (414/431/502/504): never stored, never cached downstream. */
@@ -70,11 +87,11 @@ export function synthetic(status: number, message: string, cacheStatus: CacheSta
 export const preconditions: DeliveryStep = (request, d) => {
   if (d.status !== 200 || (request.method !== "GET" && request.method !== "HEAD")) return d;
   if (d.source !== "stored" && d.source !== "fill") return d;
-  if ((request.headers.has("if-none-match") || request.headers.has("if-modified-since")) && isNotModified(request.headers, d.headers)) {
+  if ((request.headers.has("if-none-match") || request.headers.has("if-modified-since")) && isNotModified(request.headers, headersOf(d))) {
     if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
-    return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(d.headers), body: null, prepared: false };
+    return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(headersOf(d)), body: null, prepared: undefined };
   }
-  if (!d.prepared) d.headers.set("accept-ranges", "bytes");
+  if (!d.prepared) headersOf(d).set("accept-ranges", "bytes");
   if (d.source !== "stored" || request.method !== "GET" || !request.headers.has("range")) return d;
   return range(request, d);
 };
@@ -82,18 +99,19 @@ export const preconditions: DeliveryStep = (request, d) => {
 /** RFC 9110 §14: a single byte range of a stored entry (206), unsatisfiable (416), or the whole. */
 async function range(request: Request, d: Delivery): Promise<Delivery> {
   const bytes = d.body instanceof Uint8Array ? d.body : new Uint8Array(await new Response(d.body).arrayBuffer());
-  const decision = decideRange(request.headers, d.headers, bytes.byteLength);
+  const h = headersOf(d);
+  const decision = decideRange(request.headers, h, bytes.byteLength);
   if (decision.kind === "unsatisfiable") {
     // RFC 9110 §15.5.17: 416 with "Content-Range: bytes */<length>".
-    d.headers.set("content-range", `bytes */${bytes.byteLength}`);
-    d.headers.delete("content-length");
+    h.set("content-range", `bytes */${bytes.byteLength}`);
+    h.delete("content-length");
     return { ...d, status: 416, statusText: undefined, body: null };
   }
   if (decision.kind === "partial") {
     // RFC 9110 §15.3.7: 206 with Content-Range for the single part sent.
     const part = bytes.subarray(decision.start, decision.end + 1);
-    d.headers.set("content-range", `bytes ${decision.start}-${decision.end}/${bytes.byteLength}`);
-    d.headers.set("content-length", String(part.byteLength));
+    h.set("content-range", `bytes ${decision.start}-${decision.end}/${bytes.byteLength}`);
+    h.set("content-length", String(part.byteLength));
     return { ...d, status: 206, statusText: undefined, body: part };
   }
   return { ...d, body: bytes };
@@ -101,24 +119,16 @@ async function range(request: Request, d: Delivery): Promise<Delivery> {
 
 const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
 
-/** The headers every response leaving the pipeline carries. */
-function applyHeaders(d: Delivery, config: Config): void {
-  applyStaticHeaders(d.headers, d, config);
-  applyResponseHeaders(d);
-}
-
-/** The per-response part: X-Cache, our Cache-Status member, Age, Warning, Date. */
-function applyResponseHeaders(d: Delivery): void {
-  const h = d.headers;
-  h.set("x-cache", d.cacheStatus.xCache);
+/** The per-response headers: X-Cache, our Cache-Status member, Age, Warning, Date. */
+function responseHeaders(d: Delivery, hasDate: boolean, upstream: string | null = null): [string, string][] {
   // RFC 9211 §2: each cache appends its member; upstream members (closer to the origin) stay first.
-  const upstream = h.get("cache-status");
   const ours = formatCacheStatus(d.cacheStatus);
-  h.set("cache-status", upstream ? `${upstream}, ${ours}` : ours);
-  if (d.age !== undefined) h.set("age", String(Math.max(0, Math.floor(d.age))));
-  if (d.warning) h.set("warning", d.warning);
+  const out: [string, string][] = [["x-cache", d.cacheStatus.xCache], ["cache-status", upstream ? `${upstream}, ${ours}` : ours]];
+  if (d.age !== undefined) out.push(["age", String(Math.max(0, Math.floor(d.age)))]);
+  if (d.warning) out.push(["warning", d.warning]);
   // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one.
-  if (!h.has("date")) h.set("date", new Date().toUTCString());
+  if (!hasDate) out.push(["date", new Date().toUTCString()]);
+  return out;
 }
 
 /**
@@ -146,22 +156,24 @@ function applyStaticHeaders(h: Headers, d: Pick<Delivery, "cacheControl" | "key"
   }
 }
 
-const prepared = new WeakMap<object, [string, string][]>();
+const preparedFor = new WeakMap<object, Prepared>();
 
 /**
  * The client-facing headers of a stored object, computed once per object (the memory tier hands
- * the same object to every hit): a hit then copies one list and sets three headers.
+ * the same object to every hit): a hit then sends this list plus its per-response headers.
  */
-export function clientHeaders(entry: { headers: Headers }, d: Pick<Delivery, "cacheControl" | "key" | "tags">, config: Config): Headers {
-  let list = prepared.get(entry);
-  if (!list) {
+export function clientHeaders(entry: { headers: Headers }, d: Pick<Delivery, "cacheControl" | "key" | "tags">, config: Config): Prepared {
+  let p = preparedFor.get(entry);
+  if (!p) {
     const h = new Headers(entry.headers);
     applyStaticHeaders(h, d, config);
     h.set("accept-ranges", "bytes");
-    list = [...h];
-    prepared.set(entry, list);
+    // Set per response (responseHeaders): never twice.
+    for (const name of ["age", "x-cache", "cache-status", "warning"]) h.delete(name);
+    p = { list: [...h], hasDate: h.has("date") };
+    preparedFor.set(entry, p);
   }
-  return new Headers(list);
+  return p;
 }
 
 /** Add configured security headers unless the origin already chose a value. */

@@ -108,8 +108,8 @@ export function storedDelivery(found: FoundEntry, cacheStatus: CacheStatus, c: {
   const { entry } = found;
   const fixed = { cacheControl: entry.meta.cacheControl, key: c.facts.key, tags: entry.meta.tags };
   return {
-    source: "stored", status: entry.status, headers: clientHeaders(entry, fixed, c.rt.config), body: entry.body, cacheStatus,
-    age: currentAge(entry.meta, c.rt.now()), prepared: true, ...fixed,
+    source: "stored", status: entry.status, prepared: clientHeaders(entry, fixed, c.rt.config), body: entry.body, cacheStatus,
+    age: currentAge(entry.meta, c.rt.now()), ...fixed,
   };
 }
 

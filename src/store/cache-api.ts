@@ -9,7 +9,7 @@
  * purge-cache/purge-by-tags), so it is never relied on here.
  */
 import type { EntryMeta, Stored } from "./entries.ts";
-import { expiryOf, MAX_ENTRY_LIFETIME_S, REVALIDATE_KEEP_S } from "./entries.ts";
+import { expiryOf, MAX_ENTRY_LIFETIME_S, REVALIDATE_KEEP_S, UNSTORED_HEADERS } from "./entries.ts";
 import type { Tier } from "./tier.ts";
 
 /** Thrown when the Cache API cannot be opened: the store is unavailable, requests go to the origin. */
@@ -32,6 +32,8 @@ const META = {
   // The origin's own Cache-Control and Expires, kept apart from the storage lifetime we set.
   originCacheControl: "x-ec-origin-cc",
   originExpires: "x-ec-origin-expires",
+  // The Cache API sets Date to the time of the put; the origin's (or the fill's) is kept here.
+  date: "x-ec-date",
 } as const;
 
 /** Statuses a Response cannot carry a body with; stored as 200 with the real status in x-ec-status. */
@@ -51,6 +53,8 @@ export function encode(value: Stored, now: number): Response {
   const expires = value.headers.get("expires");
   if (expires !== null) headers.set(META.originExpires, expires);
   headers.delete("expires");
+  const date = value.headers.get("date");
+  if (date !== null) headers.set(META.date, date);
   headers.set("cache-control", keep);
   headers.set(META.storedAt, String(meta.storedAt));
   headers.set(META.fillStartedAt, String(meta.fillStartedAt));
@@ -81,12 +85,15 @@ export function decode(res: Response): Stored | null {
   // Entries written before the origin's Cache-Control was kept: the one sent to clients is the closest record.
   const cc = h.get(META.originCacheControl) ?? h.get(META.cacheControl);
   const expires = h.get(META.originExpires);
+  const date = h.get(META.date);
   for (const name of Object.values(META)) headers.delete(name);
+  // What the Cache API adds on match (Age, CF-Cache-Status) describes its own copy, not the origin's response.
+  for (const name of UNSTORED_HEADERS) headers.delete(name);
   headers.delete("cache-tag");
-  headers.delete("cf-cache-status");
   if (cc) headers.set("cache-control", cc);
   else headers.delete("cache-control");
   if (expires !== null) headers.set("expires", expires);
+  if (date !== null) headers.set("date", date);
   const status = Number(h.get(META.status)) || res.status;
   const length = h.get("content-length");
   const size = length !== null && /^\d+$/.test(length) ? Number(length) : -1;

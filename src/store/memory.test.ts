@@ -16,7 +16,7 @@ describe("memory tier", () => {
 
   it("stays within its byte budget, evicting the least recently used, and skips large objects", async () => {
     // Each object costs its body plus headers, tags and a fixed overhead (~256 B): room for two.
-    const tier = memoryTier({ ttlMs: 60_000, maxBytes: 1000, maxObjectBytes: 120, now: () => T0 })!;
+    const tier = memoryTier({ ttlMs: 60_000, maxBytes: 1200, maxObjectBytes: 120, now: () => T0 })!;
     await tier.put("1", sampleEntry(body(100)));
     await tier.put("2", sampleEntry(body(100)));
     await tier.get("1"); // 1 is now most recent

@@ -123,6 +123,8 @@ async function fill(w: W, key: CacheKey, p: Prepared, res: Response, body: Reada
     if (bytes === null) return null; // too large, or shorter than its Content-Length
   }
   const headers = storableHeaders(res.headers);
+  // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one (hits then keep it).
+  if (!headers.has("date")) headers.set("date", new Date(p.meta.storedAt).toUTCString());
   // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
   headers.set("content-length", String(bytes?.byteLength ?? 0));
   const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
