@@ -80,8 +80,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
     // one of our tokens is never forwarded anywhere, whatever its path.
     const path = c.req.path;
     if (ownPaths.has(path)) return next();
-    if (inWorkerNamespace(path) || (await bearsControlToken(c.req.header("authorization"), c.env))) return explainJson(404, { error: "not found" });
-    await next();
+    const authorization = c.req.raw.headers.get("authorization");
+    if (inWorkerNamespace(path) || (authorization !== null && (await bearsControlToken(authorization, c.env)))) return explainJson(404, { error: "not found" });
+    return next();
   });
   app.use("*", requestLog(now));
 
@@ -119,8 +120,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
 }
 
 /** Does this Authorization header carry the purge or explain token (compared in constant time)? */
-async function bearsControlToken(authorization: string | undefined, env: Env): Promise<boolean> {
-  const m = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+async function bearsControlToken(authorization: string, env: Env): Promise<boolean> {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!m) return false;
   const secrets = [env.PURGE_TOKEN, env.EXPLAIN_TOKEN].filter((t): t is string => !!t);
   const matches = await Promise.all(secrets.map((t) => tokenMatches(m[1]!, t)));
@@ -131,9 +132,10 @@ async function bearsControlToken(authorization: string | undefined, env: Env): P
 function requestLog(now: () => number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const toConsole = c.env.LOG_REQUESTS !== "false";
+    // Logging off: nothing is traced, timed or counted.
+    if (!toConsole && !c.env.ANALYTICS) return next();
     const trace: Trace = {};
     c.set("trace", trace);
-    if (!toConsole && !c.env.ANALYTICS) return next();
     const started = now();
     await next();
     const res = c.res;

@@ -40,15 +40,15 @@ export interface Delivery {
   prepared?: Prepared | undefined;
 }
 
-/** Client-facing headers of a stored object, computed once per object. */
+/** Client-facing headers of a stored object, computed once per object. Never changed once made: copied per response. */
 export interface Prepared {
-  list: readonly [string, string][];
+  headers: Headers;
   hasDate: boolean;
 }
 
-/** The delivery's headers, made from its prepared list on first use. */
+/** The delivery's headers, copied from its prepared ones on first use. */
 export function headersOf(d: Delivery): Headers {
-  return (d.headers ??= new Headers(d.prepared?.list as [string, string][] | undefined));
+  return (d.headers ??= new Headers(d.prepared?.headers));
 }
 
 /** One step of the chain: returns the delivery to pass on (the same one, changed, or another). */
@@ -66,9 +66,14 @@ export async function deliver(request: Request, d: Delivery, config: Config, ste
     if (body instanceof ReadableStream) void body.cancel().catch(() => undefined);
     body = null;
   }
-  // A stored object nobody changed: its prepared list plus the per-response headers, in one go.
-  if (out.prepared && !out.headers) return new Response(body, { status: out.status, headers: [...out.prepared.list, ...responseHeaders(out, out.prepared.hasDate)] });
+  // A stored object nobody changed: a copy of its prepared headers (a native copy, the cheapest way
+  // to make a header set) plus the per-response ones.
+  const unchanged = out.prepared !== undefined && out.headers === undefined;
   const headers = headersOf(out);
+  if (unchanged) {
+    for (const [name, value] of responseHeaders(out, out.prepared!.hasDate)) headers.set(name, value);
+    return new Response(body, { status: out.status, headers });
+  }
   if (!out.prepared) applyStaticHeaders(headers, out, config);
   for (const [name, value] of responseHeaders(out, headers.has("date"), headers.get("cache-status"))) headers.set(name, value);
   return new Response(body, { status: out.status, statusText: out.statusText, headers });
@@ -170,7 +175,7 @@ export function clientHeaders(entry: { headers: Headers }, d: Pick<Delivery, "ca
     h.set("accept-ranges", "bytes");
     // Set per response (responseHeaders): never twice.
     for (const name of ["age", "x-cache", "cache-status", "warning"]) h.delete(name);
-    p = { list: [...h], hasDate: h.has("date") };
+    p = { headers: h, hasDate: h.has("date") };
     preparedFor.set(entry, p);
   }
   return p;

@@ -42,7 +42,8 @@ export async function lookup(f: RequestFacts, rt: Runtime): Promise<LookupVerdic
   }
   if (!got) return { kind: "miss" };
   const found: FoundEntry = { entry: got.value, storeKey: f.key.key, tier: got.tier };
-  const by = (await rt.writer.invalidatedLocally(f.key.url, got.value.meta.fillStartedAt)) ?? (await purgedBy(got.value.meta, rt, f.key.key));
+  let by = rt.writer.invalidatedLocally(f.key.url, got.value.meta.fillStartedAt) ?? purgedBy(got.value.meta, rt, f.key.key);
+  if (by instanceof Promise) by = await by;
   if (by !== null) return { kind: "purged", found, by };
   const state = entryState(got.value.meta, rt.now());
   return state === "stale" ? { kind: "stale", found } : { kind: "hit", found, state };

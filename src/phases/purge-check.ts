@@ -7,11 +7,16 @@ import { logFault } from "../log.ts";
 import type { Runtime } from "../runtime.ts";
 import type { EntryMeta } from "../store/entries.ts";
 
-/** The tag that purged this entry, or null. */
-export async function purgedBy(meta: EntryMeta, rt: Runtime, key: string): Promise<string | null> {
-  // Every tag's timestamp still remembered: answered without KV or a timer (the common hit).
+/**
+ * The tag that purged this entry, or null. Synchronous when this isolate remembers every tag's
+ * timestamp (the common hit: no KV, no timer, no promise); a promise otherwise.
+ */
+export function purgedBy(meta: EntryMeta, rt: Runtime, key: string): string | null | Promise<string | null> {
   const known = rt.tagIndex.purgedTagFromMemo(meta.tags, meta.fillStartedAt);
-  if (known !== undefined) return known;
+  return known !== undefined ? known : purgedByKv(meta, rt, key);
+}
+
+async function purgedByKv(meta: EntryMeta, rt: Runtime, key: string): Promise<string | null> {
   const limit = rt.config.tagCheckTimeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), limit); });

@@ -66,7 +66,7 @@ export function tieredStore(tiers: readonly Tier[], now: () => number): TieredSt
           logFault(`${tier.name}.get`, e, { key });
           continue;
         }
-        if (value) return { value: await backfill(i, key, value), tier: tier.name };
+        if (value) return { value: i === 0 ? value : await backfill(i, key, value), tier: tier.name };
       }
       return null;
     },
