@@ -7,9 +7,10 @@
  * Every kind of purge becomes tag invalidations in KV (see store/tag-index.ts): files -> URL tags,
  * prefixes -> directory tags, hosts -> host tags, everything -> the "*" tag every entry carries.
  */
-import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
 import type { Config } from "./config.ts";
+import { ipAllowed } from "./ip.ts";
 import { buildKey, keysForUrl, normalisePath } from "./key.ts";
 import { readWhole } from "./store/entries.ts";
 import type { TieredStore } from "./store/tier.ts";
@@ -27,16 +28,16 @@ export const AUTH_FAILURES_PER_WINDOW = 10;
 export const AUTH_FAILURE_WINDOW_MS = 60_000;
 
 const str = (max: number) => z.string().check(z.maxLength(max));
-const fileItem = z.union([str(4096), z.strictObject({ url: str(4096), headers: z.optional(z.record(z.string(), z.string())) })]);
-const purgeSchema = z.strictObject({
-  files: z.optional(z.array(fileItem)),
+const makePurgeSchema = () => z.strictObject({
+  files: z.optional(z.array(z.union([str(4096), z.strictObject({ url: str(4096), headers: z.optional(z.record(z.string(), z.string())) })]))),
   tags: z.optional(z.array(str(2048))),
   prefixes: z.optional(z.array(str(4096))),
   hosts: z.optional(z.array(str(300))),
   purge_everything: z.optional(z.literal(true)),
 });
+let purgeSchema: ReturnType<typeof makePurgeSchema> | undefined;
 
-type PurgeBody = z.output<typeof purgeSchema>;
+type PurgeBody = z.output<ReturnType<typeof makePurgeSchema>>;
 
 export interface PurgeDeps {
   config: Config;
@@ -91,18 +92,6 @@ export function createFailureLimiter(now: () => number) {
       }
     },
   };
-}
-
-export function ipAllowed(ip: string | null, allow: readonly string[]): boolean {
-  if (allow.length === 0) return true;
-  if (!ip || !ipaddr.isValid(ip)) return false;
-  let addr = ipaddr.parse(ip);
-  if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
-  return allow.some((entry) => {
-    if (!entry.includes("/")) return ipaddr.isValid(entry) && ipaddr.parse(entry).toString() === addr.toString();
-    const [range, bits] = ipaddr.parseCIDR(entry);
-    return range.kind() === addr.kind() && addr.match([range, bits] as never);
-  });
 }
 
 /** Why a request to a control endpoint (purge, explain) is refused, or null when it may go on. */
@@ -221,6 +210,8 @@ export async function handlePurge(
   } catch (e) {
     return fail(400, 1012, `malformed JSON: ${(e as Error).message}`);
   }
+  // Built on the first purge, not at start-up; the English messages are loaded with the configuration's.
+  purgeSchema ??= (z.config(en()), makePurgeSchema());
   const parsed = purgeSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
