@@ -3,7 +3,7 @@
  * endpoints (health, purge, explain), then every other request through the cache pipeline. One
  * onError logs unexpected failures and answers a bare 500 without internals.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import type { MiddlewareHandler } from "hono";
 import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
@@ -72,13 +72,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
     if (!runtime) validateSecrets(env);
     return (runtime ??= buildRuntime(config, env, now, options));
   };
-  const ownPaths = new Set(["/__edge/health", config.purgePath, `${config.purgePath}/`, config.explainPath]);
+  const ownPaths = new Set(["/__edge/health", config.purgePath, config.explainPath]);
 
   app.use("*", async (c, next) => {
     // The worker's own namespace: near misses ("/__edge/Purge", "//__edge/purge") are answered
     // here, never forwarded (they would carry a bearer token to the origin). And a request bearing
     // one of our tokens is never forwarded anywhere, whatever its path.
     const path = c.req.path;
+    if (path === `${config.purgePath}/`) return c.redirect(config.purgePath, 308);
     if (ownPaths.has(path)) return next();
     const authorization = c.req.raw.headers.get("authorization");
     if (inWorkerNamespace(path) || (authorization !== null && (await bearsControlToken(authorization, c.env)))) return explainJson(404, { error: "not found" });
@@ -94,7 +95,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
       config, tagIndex: rt.rt.tagIndex, zonePurger: rt.zonePurger, store: rt.rt.store, waitUntil: (p) => c.executionCtx.waitUntil(p),
     });
   });
-  app.all(`${config.purgePath}/`, (c) => c.redirect(config.purgePath, 308));
 
   app.all(config.explainPath, async (c) => {
     const secret = c.env.EXPLAIN_TOKEN || c.env.PURGE_TOKEN;
