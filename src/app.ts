@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from "hono";
 import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
 import { explain, explainJson } from "./explain.ts";
+import { decodeRepeatedly } from "./key.ts";
 import { keyHash, logFault, logRequest } from "./log.ts";
 import { authenticate, createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
 import type { Trace } from "./runtime.ts";
@@ -25,19 +26,7 @@ const INVISIBLE = /[\x00-\x20\x7f\u00ad\u200b-\u200f\u2060\ufeff]/g;
 export function inWorkerNamespace(path: string): boolean {
   // Plain ASCII without escapes (most paths): nothing to decode or fold.
   if (!/[%\u0080-\uffff]/.test(path)) return /__edge/i.test(path);
-  let p = path;
-  for (let i = 0; i < 4; i++) {
-    let d: string;
-    try {
-      d = decodeURIComponent(p);
-    } catch {
-      // Malformed escapes elsewhere: decode the ASCII ones, which is what lenient servers do.
-      d = p.replace(/%([0-7][0-9a-f])/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    }
-    if (d === p) break;
-    p = d;
-  }
-  return p.normalize("NFKC").toLowerCase().replace(INVISIBLE, "").includes("__edge");
+  return decodeRepeatedly(path).normalize("NFKC").toLowerCase().replace(INVISIBLE, "").includes("__edge");
 }
 
 /** Shortest PURGE_TOKEN accepted: a guessable token is worse than none. */

@@ -193,22 +193,31 @@ export function deviceClass(userAgent: string | null): DeviceClass {
 }
 
 /**
+ * Percent-decode until nothing changes (double, triple encoding), at most `times` rounds. Malformed
+ * escapes do not stop it: the ASCII ones are decoded anyway, as lenient servers do.
+ */
+export function decodeRepeatedly(s: string, times = 4): string {
+  let p = s;
+  for (let i = 0; i < times; i++) {
+    let d: string;
+    try {
+      d = decodeURIComponent(p);
+    } catch {
+      d = p.replace(/%([0-7][0-9a-f])/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+    if (d === p) break;
+    p = d;
+  }
+  return p;
+}
+
+/**
  * The path as an origin's router may see it, for matching bypass rules: percent-decoded
  * repeatedly (double encoding), backslashes as slashes, `;params` removed from each segment, dot
  * segments resolved. Lower-case it for routers that ignore case.
  */
 export function routingPath(path: string): string {
-  let p = path;
-  for (let i = 0; i < 3; i++) {
-    let d: string;
-    try {
-      d = decodeURIComponent(p);
-    } catch {
-      break;
-    }
-    if (d === p) break;
-    p = d;
-  }
+  let p = decodeRepeatedly(path);
   p = p.replace(/\\/g, "/").replace(/\0/g, "").split("/").map((seg) => seg.split(";")[0]).join("/");
   const safe = p.replace(/%/g, "%25").replace(/\?/g, "%3F").replace(/#/g, "%23").replace(/\/{2,}/g, "/");
   try {
