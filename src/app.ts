@@ -10,6 +10,7 @@ import type { Env } from "./env.ts";
 import { explain, explainJson } from "./explain.ts";
 import { decodeRepeatedly } from "./key.ts";
 import { keyHash, logFault, logRequest } from "./log.ts";
+import { LOOP_HEADER } from "./origin.ts";
 import { authenticate, createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
 import type { Trace } from "./runtime.ts";
 import { type AppRuntime, buildRuntime } from "./wiring.ts";
@@ -68,6 +69,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     // here, never forwarded (they would carry a bearer token to the origin). And a request bearing
     // one of our tokens is never forwarded anywhere, whatever its path.
     const path = c.req.path;
+    if (c.req.raw.headers.has(LOOP_HEADER)) return loopDetected(path);
     if (path === `${config.purgePath}/`) return c.redirect(config.purgePath, 308);
     if (ownPaths.has(path)) return next();
     const authorization = c.req.raw.headers.get("authorization");
@@ -106,6 +108,17 @@ export function createApp(config: Config, options: AppOptions = {}) {
     return c.text("Internal error in edge-cache\n", 500, { "cache-control": "no-store" });
   });
   return app;
+}
+
+/**
+ * One of our own origin requests came back to us: ORIGIN_URL is empty and the worker is not on a
+ * route (a Custom Domain or workers.dev sends the request's own URL back to the worker).
+ */
+function loopDetected(path: string): Response {
+  logFault("origin-loop", new Error("an origin request came back to the worker: set ORIGIN_URL (README: Deploy)"), { path });
+  return new Response("Loop Detected: this worker fetched its own URL. Set ORIGIN_URL unless it runs on a route in front of its origin.\n", {
+    status: 508, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+  });
 }
 
 /** Does this Authorization header carry the purge or explain token (compared in constant time)? */

@@ -7,6 +7,7 @@
 import type { Config, SecurityHeaders } from "./config.ts";
 import { type CacheStatus, formatCacheStatus } from "./http/cache-status.ts";
 import { decideRange, isNotModified, notModifiedHeaders } from "./http/conditional.ts";
+import { removeHopByHop } from "./http/hop-by-hop.ts";
 import type { CacheKey } from "./key.ts";
 
 /**
@@ -141,6 +142,7 @@ function responseHeaders(d: Delivery, hasDate: boolean, upstream: string | null 
  * clientHeaders), or per response for everything else.
  */
 function applyStaticHeaders(h: Headers, d: Pick<Delivery, "cacheControl" | "key" | "tags">, config: Config): void {
+  removeHopByHop(h);
   h.delete("server");
   h.delete("x-powered-by");
   if (d.cacheControl === null) h.delete("cache-control");

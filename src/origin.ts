@@ -9,13 +9,18 @@
  * (network error, timeout) is skipped for `cooldownMs`; so is one that answers 5xx three times in
  * a row. Idempotent requests (GET/HEAD) move on to the next origin; others get one attempt.
  */
+import { removeHopByHop } from "./http/hop-by-hop.ts";
 import type { CacheKey } from "./key.ts";
 
-/** Headers that describe one hop (RFC 9110 §7.6.1) or that we set ourselves. */
-const NOT_FORWARDED = [
-  "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
-  "upgrade", "host", "cookie",
-];
+/** Headers we set ourselves (or never pass on), besides the hop-by-hop ones (RFC 9110 §7.6.1). */
+const NOT_FORWARDED = ["proxy-authorization", "host", "cookie"];
+
+/**
+ * Set on every origin request. With no ORIGIN_URL the worker fetches the request's own URL: on a
+ * route that reaches the origin, but on a Custom Domain or workers.dev it reaches the worker again
+ * (workers/observability/errors: 1019 after 16 hops); the marked request is recognised and refused.
+ */
+export const LOOP_HEADER = "x-edge-cache-hop";
 
 /** Consecutive 5xx answers that mark an origin unhealthy. */
 export const UNHEALTHY_AFTER_5XX = 3;
@@ -89,7 +94,7 @@ export interface PassOptions {
 
 /** The origin request of a passed (bypassed) request: as the client sent it, minus hop-by-hop, analytics cookies and poisoning headers. */
 export function passRequest(incoming: Headers, opts: PassOptions): OriginRequest {
-  const headers = new Headers(incoming);
+  const headers = removeHopByHop(new Headers(incoming));
   for (const name of NOT_FORWARDED) headers.delete(name);
   for (const name of opts.strip) headers.delete(name);
   if (opts.cookie !== null) headers.set("cookie", opts.cookie);
@@ -132,10 +137,16 @@ export function createOriginClient(target: OriginTarget, timeoutMs: number, cool
     const headers = new Headers(req.headers);
     for (const [k, v] of Object.entries(extra)) headers.set(k, v);
     if (req.requestIdHeader) headers.set(req.requestIdHeader, crypto.randomUUID());
+    // Our own subrequests are marked, so one that comes back to this worker is recognised (loop).
+    headers.set(LOOP_HEADER, "1");
     const request = new Request(originUrl(target.fetcher ? "" : base, req.publicUrl, req.pathAndQuery), {
       method: req.method,
       headers,
       body: req.body,
+      // A refill must come from the origin, never from the zone's cache (workers/runtime-apis/fetch:
+      // "no-store bypasses the use of Cloudflare's caches"): a purge would otherwise be refilled with
+      // the zone's old copy. The runtime adds Cache-Control / Pragma: no-cache to the request.
+      cache: "no-store",
       // Redirects are the client's business: following one would cache the target under the source's key.
       redirect: "manual",
       signal: controller.signal,

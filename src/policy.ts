@@ -5,6 +5,8 @@
  */
 import type { Rule } from "./config.ts";
 import { type CacheControl, deltaSeconds, parseCacheControl } from "./http/cache-control.ts";
+import { type Dictionary, parseDictionary, Token } from "structured-headers";
+import { parseHttpDate } from "./http/date.ts";
 import { routingPath } from "./key.ts";
 
 /** First rule whose pattern matches the (normalised) path; patterns: exact, "/prefix/*", "*". */
@@ -120,10 +122,35 @@ export interface ResponseFacts {
  */
 export function targetedCacheControl(h: Headers): { cc: CacheControl; targeted: boolean } {
   for (const name of ["cloudflare-cdn-cache-control", "cdn-cache-control"]) {
-    const cc = parseCacheControl(h.get(name));
-    if (cc.size > 0) return { cc, targeted: true };
+    const cc = parseTargetedField(h.get(name));
+    if (cc !== null && cc.size > 0) return { cc, targeted: true };
   }
   return { cc: parseCacheControl(h.get("cache-control")), targeted: false };
+}
+
+/**
+ * RFC 9213 §2.1: a targeted field is an RFC 8941 Dictionary; "if the field's value is invalid
+ * (e.g., it cannot be parsed as a Dictionary), ... the field [is] ignored" as a whole. Parameters
+ * are ignored; Integer, Token and String values keep their text, and `max-age=-1` reads as
+ * malformed (stale), like any other non-delta-seconds value.
+ */
+export function parseTargetedField(value: string | null): CacheControl | null {
+  if (value === null) return null;
+  let dict: Dictionary;
+  try {
+    dict = parseDictionary(value);
+  } catch {
+    return null;
+  }
+  const cc: CacheControl = new Map();
+  for (const [name, [item]] of dict) {
+    if (Array.isArray(item)) return null; // an Inner List is no directive value
+    if (item === true) cc.set(name, true);
+    else if (typeof item === "number") cc.set(name, Number.isInteger(item) && item >= 0 ? String(item) : "invalid");
+    else if (typeof item === "string" || item instanceof Token) cc.set(name, String(item));
+    // Other types (?0, byte sequences...) mean nothing as a cache directive: that directive is ignored.
+  }
+  return cc;
 }
 
 /** Decide whether a response to a cacheable request is stored, for how long, and what the client sees. */
@@ -224,16 +251,19 @@ export function freshnessLifetime(h: Headers, cc: CacheControl, now: number, ign
   if (expires === null) return undefined;
   // RFC 9111 §5.3: "A cache recipient MUST interpret invalid date formats, especially the value
   // "0", as representing a time in the past (i.e., "already expired")."
-  const exp = Date.parse(expires);
-  if (Number.isNaN(exp)) return 0;
-  const dateHeader = h.get("date");
-  const date = dateHeader !== null && !Number.isNaN(Date.parse(dateHeader)) ? Date.parse(dateHeader) : now;
+  // RFC 9110 §5.6.7: only IMF-fixdate, RFC 850 and asctime are dates; anything else is in the past.
+  const exp = parseHttpDate(expires);
+  if (exp === null) return 0;
+  const date = parseHttpDate(h.get("date")) ?? now;
   return Math.max(0, Math.floor((exp - date) / 1000));
 }
 
-/** RFC 9111 §5.1: Age is delta-seconds; an invalid value is ignored. */
+/**
+ * RFC 9111 §5.1: Age is delta-seconds; an invalid value is ignored. A list (`Age: 7200, 0`, or
+ * two Age lines, which arrive joined) is a sender error: its first member is used (RFC 9110 §5.5).
+ */
 export function ageOf(h: Headers): number {
-  const v = h.get("age")?.trim();
+  const v = h.get("age")?.split(",")[0]?.trim();
   return v && /^\d+$/.test(v) ? Math.min(Number(v), 2147483648) : 0;
 }
 

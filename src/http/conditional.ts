@@ -3,6 +3,7 @@
  * response (pure). The origin is always asked for the full, unconditional representation on
  * cacheable requests, so these are evaluated by us, against what we hold.
  */
+import { parseHttpDate } from "./date.ts";
 
 /** RFC 9110 §8.8.3.2 weak comparison: opaque-tags equal, ignoring the W/ prefix. */
 function weakEqual(a: string, b: string): boolean {
@@ -30,9 +31,10 @@ export function isNotModified(request: Headers, response: Headers): boolean {
   const ims = request.get("if-modified-since");
   const lastModified = response.get("last-modified");
   if (ims === null || lastModified === null) return false;
-  const since = Date.parse(ims);
-  const modified = Date.parse(lastModified);
-  if (Number.isNaN(since) || Number.isNaN(modified)) return false;
+  // RFC 9110 §13.1.3: a recipient MUST ignore If-Modified-Since if the field value is not a valid HTTP-date.
+  const since = parseHttpDate(ims);
+  const modified = parseHttpDate(lastModified);
+  if (since === null || modified === null) return false;
   return modified <= since;
 }
 

@@ -4,6 +4,7 @@
  * (conditionally when a stale copy has validators); the response is judged into a verdict:
  * serve stale (stale-if-error), fail, revalidated (304), storable, or not storable.
  */
+import { codingOf, identityHeaders } from "../http/encoding.ts";
 import type { Runtime, Trace } from "../runtime.ts";
 import { discard, expectedLength, readWhole, type StoredEntry } from "../store/entries.ts";
 import type { Prepared, Revalidated } from "../store/writer.ts";
@@ -76,8 +77,14 @@ export async function backendResponse(outcome: FetchOutcome, c: BackendContext):
     }
   }
   await discard(stale?.entry);
-  const judged = await rt.writer.prepare(body, c.facts.key, c.facts.rule, fillStartedAt);
-  return "prepared" in judged ? { kind: "storable", res: body, prepared: judged.prepared } : { kind: "unstorable", res: body, ...judged };
+  const coding = codingOf(body.headers);
+  const judged = coding === "opaque"
+    ? { reason: "content-encoding", cacheControl: body.headers.get("cache-control") }
+    : await rt.writer.prepare(body, c.facts.key, c.facts.rule, fillStartedAt);
+  if (!("prepared" in judged)) return { kind: "unstorable", res: body, ...judged };
+  // One representation for the client and the store: the decoded bytes, without the coding's headers.
+  const res2 = coding === "decoded" ? new Response(body.body, { status: body.status, statusText: body.statusText, headers: identityHeaders(body.headers) }) : body;
+  return { kind: "storable", res: res2, prepared: judged.prepared };
 }
 
 /** The stale copy may answer an origin failure: within stale-if-error, and not purged since (checked again). */

@@ -5,6 +5,7 @@
  * Freshness is decided from the metadata (so it is testable and stale copies can be served later);
  * a tier's own lifetime only bounds how long it keeps the object (`keepUntil`).
  */
+import { removeHopByHop } from "../http/hop-by-hop.ts";
 
 export interface EntryMeta {
   /** ms since epoch when the response was received from the origin. */
@@ -49,11 +50,8 @@ export interface StoredEntry {
 /** What a tier holds. */
 export type Stored = StoredEntry;
 
-/** Headers never stored: hop-by-hop (RFC 9110 §7.6.1), per-user, or describing another cache's state. */
-export const UNSTORED_HEADERS = [
-  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-  "set-cookie", "age", "cf-cache-status", "x-cache", "cache-status",
-];
+/** Headers never stored: per-user, or describing another cache's state (hop-by-hop ones go too, see storableHeaders). */
+export const UNSTORED_HEADERS = ["set-cookie", "age", "cf-cache-status", "x-cache", "cache-status"];
 
 /** Entries with validators are kept this long past freshness so they can be revalidated with a 304. */
 export const REVALIDATE_KEEP_S = 86400;
@@ -62,7 +60,7 @@ export const MAX_ENTRY_LIFETIME_S = 366 * 86400;
 
 /** The headers worth storing from an origin response. */
 export function storableHeaders(from: Headers): Headers {
-  const headers = new Headers(from);
+  const headers = removeHopByHop(new Headers(from));
   for (const name of UNSTORED_HEADERS) headers.delete(name);
   return headers;
 }

@@ -6,6 +6,7 @@
 import type { SharedFill } from "../coalesce.ts";
 import type { Config, Rule } from "../config.ts";
 import { buildKey, type CacheKey, keysForUrl } from "../key.ts";
+import { removeHopByHop } from "../http/hop-by-hop.ts";
 import { logEvent, logFault } from "../log.ts";
 import { type StoreDecision, storeDecision } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
@@ -187,9 +188,11 @@ async function invalidateLocally(w: W, target: URL, headers: Headers): Promise<v
 /** RFC 9111 §3.2: header fields in a 304 replace the stored ones (framing fields excepted). */
 export function mergeNotModified(stored: Headers, fresh: Headers): Headers {
   const merged = new Headers(stored);
-  fresh.forEach((value, name) => {
+  removeHopByHop(new Headers(fresh)).forEach((value, name) => {
     // Framing fields describe the 304, not the stored body; a Set-Cookie on a 304 is for that client only.
-    if (["content-length", "content-encoding", "transfer-encoding", "content-range", "connection", "set-cookie"].includes(name)) return;
+    if (["content-length", "content-encoding", "content-range", "set-cookie"].includes(name)) return;
+    // A stored copy kept decoded carries its ETag weak (http/encoding.ts); the origin's strong one names the coded bytes.
+    if (name === "etag" && stored.get("etag") === `W/${value}`) return;
     merged.set(name, value);
   });
   return merged;

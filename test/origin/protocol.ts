@@ -10,6 +10,10 @@ export interface ResponseSpec {
   bodyDelayMs?: number;
   /** "headers": destroy the socket before any response; "mid-body": after half the body. */
   reset?: "headers" | "mid-body";
+  /** Send the body compressed, with Content-Encoding and the compressed Content-Length. */
+  compress?: "gzip" | "br";
+  /** Send exactly these raw header lines (name, value), repeats allowed, after `headers`. */
+  rawHeaders?: [string, string][];
 }
 
 export interface LoggedRequest {

@@ -13,6 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { demoSite } from "../../demo/site.ts";
 import type { LoggedRequest, ResponseSpec } from "./protocol.ts";
 
@@ -92,6 +93,17 @@ async function sendSpec(req: IncomingMessage, res: ServerResponse, spec: Respons
     req.socket.destroy();
     return;
   }
+  if (spec.compress) {
+    const packed = spec.compress === "gzip" ? gzipSync(body) : brotliCompressSync(body);
+    res.writeHead(spec.status ?? 200, [...flat(headers), ["content-encoding", spec.compress], ["content-length", String(packed.byteLength)], ...(spec.rawHeaders ?? [])].flat());
+    res.end(req.method === "HEAD" ? undefined : packed);
+    return;
+  }
+  if (spec.rawHeaders) {
+    res.writeHead(spec.status ?? 200, [...flat(headers), ...spec.rawHeaders].flat());
+    res.end(req.method === "HEAD" || spec.status === 304 || spec.status === 204 ? undefined : body);
+    return;
+  }
   res.writeHead(spec.status ?? 200, headers);
   if (spec.bodyDelayMs && req.method !== "HEAD") {
     res.write(body.slice(0, Math.floor(body.length / 2)));
@@ -100,6 +112,11 @@ async function sendSpec(req: IncomingMessage, res: ServerResponse, spec: Respons
     return;
   }
   res.end(req.method === "HEAD" ? undefined : body);
+}
+
+/** Header pairs from a record (arrays become repeated lines); writeHead takes them flattened. */
+function flat(headers: Record<string, string | string[]>): [string, string][] {
+  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]]));
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
