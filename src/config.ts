@@ -142,8 +142,12 @@ const FIELDS = {
   languages: field(() => z.array(str().check(z.regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i))), []),
   /** Edge TTL for 404 / 410 (negative caching); the origin can shorten it, never lengthen it. */
   negativeTtl: field(() => int(0, 3600), 60),
-  /** Largest body stored (bytes); larger responses are served but not cached. */
-  maxEntryBytes: field(() => int(1024, 512 * 1024 * 1024), 16 * 1024 * 1024),
+  /**
+   * Largest body stored (bytes); larger responses are served but not cached. At most 32 MiB: bodies
+   * over 1 MiB stream to the Cache API, but a client and the store reading one body at different
+   * speeds still buffer the difference in an isolate of 128 MB.
+   */
+  maxEntryBytes: field(() => int(1024, 32 * 1024 * 1024), 16 * 1024 * 1024),
   /** In-isolate memory tier in front of the Cache API: how long an object is held (ms; 0 turns it off) and bytes in all. */
   memoryCacheMs: field(() => int(0, 60_000), 1000),
   memoryCacheBytes: field(() => int(0, 64 * 1024 * 1024), 8 * 1024 * 1024),

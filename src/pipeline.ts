@@ -23,7 +23,7 @@ import { refreshInBackground } from "./phases/refresh.ts";
 import { storeAndAnswer, storedDelivery } from "./phases/store.ts";
 import { headersTooLarge as tooLargeHeaders, type TooLarge } from "./policy.ts";
 import { type Invocation, type Runtime, unreachable } from "./runtime.ts";
-import { bodyBytes, discard, ttlLeft } from "./store/entries.ts";
+import { BUFFER_LIMIT, bodyBytes, discard, ttlLeft } from "./store/entries.ts";
 
 export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
 
@@ -66,8 +66,11 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
       const { found } = looked;
       const status: CacheStatus = { xCache: "HIT", hit: true, tier: found.tier, ttl: ttlLeft(found.entry.meta, rt.now()), detail: found.entry.meta.rule };
       if (looked.state === "fresh") return storedDelivery(found, status, { facts: f, rt });
-      // Served and refreshed: both read the body, so take it as bytes once.
-      const held = { ...found, entry: { ...found.entry, body: await bodyBytes(found.entry) } };
+      // Served and refreshed: a small body is read once for both; a large one streams to this client
+      // and the refresh reads the entry again if the origin says 304.
+      const e = found.entry;
+      const small = e.body === null || e.body instanceof Uint8Array || (e.size >= 0 && e.size <= BUFFER_LIMIT);
+      const held = small ? { ...found, entry: { ...e, body: await bodyBytes(e) } } : found;
       refreshInBackground(f, held, rt, inv);
       return storedDelivery(held, { ...status, detail: "stale-while-revalidate" }, { facts: f, rt });
     }

@@ -6,6 +6,7 @@
 import type { Coalescer } from "./coalesce.ts";
 import type { Config } from "./config.ts";
 import type { OriginClient } from "./origin.ts";
+import type { ByteBudget } from "./store/entries.ts";
 import type { TagIndex } from "./store/tag-index.ts";
 import type { TieredStore } from "./store/tier.ts";
 import type { Writer } from "./store/writer.ts";
@@ -19,6 +20,8 @@ export interface Runtime {
   origin: OriginClient;
   coalescer: Coalescer;
   writer: Writer;
+  /** Bytes this isolate holds at once in bodies it reads whole. */
+  buffers: ByteBudget;
   /** Keys being refreshed in the background (stale-while-revalidate), each until a deadline. */
   refreshing: Map<string, number>;
 }

@@ -10,6 +10,7 @@ import { createOriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
 import { cacheApiTier } from "./store/cache-api.ts";
+import { byteBudget, ISOLATE_BUFFER_BYTES } from "./store/entries.ts";
 import { memoryTier } from "./store/memory.ts";
 import { createTagIndex } from "./store/tag-index.ts";
 import { type Tier, tieredStore } from "./store/tier.ts";
@@ -29,6 +30,7 @@ export function buildRuntime(config: Config, env: Env, now: () => number, opts: 
   const memory = memoryTier({ ttlMs: config.memoryCacheMs, maxBytes: config.memoryCacheBytes, maxObjectBytes: MEMORY_OBJECT_MAX, now });
   const tiers: Tier[] = [...(memory ? [memory] : []), cacheApiTier(config.cacheName, now)];
   const store = tieredStore(tiers, now);
+  const budget = byteBudget(ISOLATE_BUFFER_BYTES);
   // ORIGIN_URL, when set, wins over a service binding (the demo's), so wrangler dev can front any local app.
   const origin = createOriginClient({ fetcher: config.origins.length ? undefined : env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
   const rt: Runtime = {
@@ -36,8 +38,9 @@ export function buildRuntime(config: Config, env: Env, now: () => number, opts: 
     tagIndex: createTagIndex(env.TAGS, config.tagCheckMemoMs, now),
     // A lead older than twice the origin timeout plus the body's read is stale: released, never leaked.
     coalescer: createCoalescer(config.originTimeoutMs * 4, now),
-    writer: createWriter(config, store, now),
+    writer: createWriter(config, store, now, budget),
     refreshing: new Map(),
+    buffers: budget,
   };
   const zonePurger = config.zoneId && env.CF_API_TOKEN
     ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: opts.zonePurgeBackoffMs })

@@ -6,7 +6,7 @@
  */
 import { codingOf, identityHeaders } from "../http/encoding.ts";
 import type { Runtime, Trace } from "../runtime.ts";
-import { discard, expectedLength, readWhole, type StoredEntry } from "../store/entries.ts";
+import { BUFFER_LIMIT, discard, expectedLength, readWhole, type StoredEntry } from "../store/entries.ts";
 import type { Prepared, Revalidated } from "../store/writer.ts";
 import { staleUsableOnError } from "./entry-state.ts";
 import type { FoundEntry } from "./lookup.ts";
@@ -30,9 +30,12 @@ export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt
   return result.ok ? { kind: "response", res: result.response, fillStartedAt } : { kind: "failed", failure: result.kind };
 }
 
+/** Why the origin gave nothing usable: no answer in time, no connection, or a 304 to a request that had no validators. */
+export type OriginFailure = "timeout" | "network" | "unprompted-304";
+
 export type BackendVerdict =
   | { kind: "stale-if-error"; fwdStatus: number | undefined }
-  | { kind: "failed"; failure: "timeout" | "network" }
+  | { kind: "failed"; failure: OriginFailure }
   | { kind: "revalidated"; result: Revalidated; fillStartedAt: number }
   | { kind: "storable"; res: Response; prepared: Prepared }
   | { kind: "unstorable"; res: Response; reason: string; cacheControl: string | null }
@@ -49,7 +52,10 @@ export interface BackendContext {
 /** Judge what the origin answered. */
 export async function backendResponse(outcome: FetchOutcome, c: BackendContext): Promise<BackendVerdict> {
   const { stale, rt } = c;
-  if (outcome.kind === "failed" || outcome.res.status >= 500) {
+  // RFC 9110 §15.4.5: a 304 answers a conditional request; to one without validators it is unusable.
+  const validated = stale !== null && (stale.entry.headers.has("etag") || stale.entry.headers.has("last-modified"));
+  const unprompted = outcome.kind === "response" && outcome.res.status === 304 && !validated;
+  if (outcome.kind === "failed" || outcome.res.status >= 500 || unprompted) {
     const fwdStatus = outcome.kind === "response" ? outcome.res.status : undefined;
     if (c.background || (stale && (await staleUsable(stale, c)))) {
       if (outcome.kind === "response") await outcome.res.body?.cancel();
@@ -58,20 +64,28 @@ export async function backendResponse(outcome: FetchOutcome, c: BackendContext):
     await discard(stale?.entry);
     // A stale copy that must not be served stale turns an unreachable origin into a 504.
     if (outcome.kind === "failed") return { kind: "failed", failure: stale?.entry.meta.strict ? "timeout" : outcome.failure };
+    if (unprompted) {
+      await outcome.res.body?.cancel();
+      return { kind: "failed", failure: "unprompted-304" };
+    }
   }
   const { res, fillStartedAt } = outcome as Extract<FetchOutcome, { kind: "response" }>;
   if (res.status === 304 && stale) {
     await res.body?.cancel();
-    return { kind: "revalidated", result: await rt.writer.revalidated(stale.entry, res.headers, c.facts.rule, fillStartedAt), fillStartedAt };
+    // A background refresh of a large entry: its stream went to the client, so read it again.
+    const current = c.background && stale.entry.body instanceof ReadableStream ? (await rt.store.get(stale.storeKey))?.value : stale.entry;
+    if (!current) return { kind: "discarded" };
+    return { kind: "revalidated", result: await rt.writer.revalidated(current, res.headers, c.facts.rule, fillStartedAt), fillStartedAt };
   }
   let body = res;
   if (!c.background && stale && res.body && res.status < 500) {
     const length = expectedLength(res.headers);
-    const bounded = length !== null && /^\d+$/.test(length) && Number(length) <= rt.config.maxEntryBytes;
-    if (bounded && (await staleUsable(stale, c))) {
+    const n = length !== null && /^\d+$/.test(length) ? Number(length) : Infinity;
+    // Small bodies only, within the isolate's buffer budget: a large one streams as it comes.
+    if (n <= Math.min(rt.config.maxEntryBytes, BUFFER_LIMIT) && (await staleUsable(stale, c)) && rt.buffers.take(n)) {
       // A stale copy is there to fall back on: take the whole new body before answering, so a
       // connection that breaks mid-body serves the stale copy instead of a truncated page.
-      const bytes = await readWhole(res.body, rt.config.maxEntryBytes, length).catch(() => null);
+      const bytes = await readWhole(res.body, n, length).catch(() => null).finally(() => rt.buffers.give(n));
       if (bytes === null) return { kind: "stale-if-error", fwdStatus: res.status };
       body = new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers });
     }

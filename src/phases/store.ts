@@ -9,7 +9,7 @@ import type { CacheStatus } from "../http/cache-status.ts";
 import type { Invocation, Runtime } from "../runtime.ts";
 import { unreachable } from "../runtime.ts";
 import { currentAge, ttlLeft } from "../store/entries.ts";
-import type { BackendVerdict } from "./fetch.ts";
+import type { BackendVerdict, OriginFailure } from "./fetch.ts";
 import type { FoundEntry } from "./lookup.ts";
 import type { Lead } from "./miss.ts";
 import type { RequestFacts } from "./recv.ts";
@@ -43,6 +43,12 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
         // No longer storable after the 304's headers: this client still gets the validated response.
         c.inv.waitUntil(rt.writer.drop(stale.storeKey));
         return { ...storedDelivery({ ...stale, entry }, answered, c), source: "unshared" };
+      }
+      if (entry.body instanceof ReadableStream) {
+        // A large body: one branch to the client, one back to the store; nothing to share with waiters.
+        const [toClient, toStore] = entry.body.tee();
+        c.inv.waitUntil(rt.writer.putUnlessInvalidated(facts.key.url, stale.storeKey, v.fillStartedAt, { ...entry, body: toStore }));
+        return storedDelivery({ ...stale, entry: { ...entry, body: toClient } }, { ...answered, stored: true, ttl: entry.meta.ttl }, c);
       }
       c.inv.waitUntil(rt.writer.putUnlessInvalidated(facts.key.url, stale.storeKey, v.fillStartedAt, entry));
       c.lead.handOff()({ entry, storeKey: stale.storeKey });
@@ -121,9 +127,13 @@ function staleIfError(stale: FoundEntry, fwdStatus: number | undefined, c: Store
 }
 
 /** The origin could not be reached or did not answer in time, and nothing stale may answer. */
-export function originFailure(kind: "timeout" | "network", status: CacheStatus): Delivery {
-  const [code, text, detail] = kind === "timeout"
-    ? [504, "Gateway Timeout: the origin did not answer in time", "origin-timeout"]
-    : [502, "Bad Gateway: the origin could not be reached", "origin-unreachable"];
+export function originFailure(kind: OriginFailure, status: CacheStatus): Delivery {
+  const [code, text, detail] = FAILURES[kind];
   return synthetic(code, text, { ...status, detail: status.detail ?? detail });
 }
+
+const FAILURES: Record<OriginFailure, [number, string, string]> = {
+  timeout: [504, "Gateway Timeout: the origin did not answer in time", "origin-timeout"],
+  network: [502, "Bad Gateway: the origin could not be reached", "origin-unreachable"],
+  "unprompted-304": [502, "Bad Gateway: the origin answered 304 Not Modified to a request without validators", "origin-304-unprompted"],
+};

@@ -67,7 +67,9 @@ export function encode(value: Stored, now: number): Response {
   headers.set(META.cacheControl, meta.cacheControl ?? "");
   headers.set(META.grace, `${meta.swr};${meta.sie};${meta.strict ? 1 : 0}`);
   headers.set(META.keepUntil, String(meta.keepUntil));
-  if (value.size >= 0) headers.set("content-length", String(value.size));
+  // A streamed body states its length itself (FixedLengthStream), or has none (chunked).
+  if (value.body instanceof ReadableStream) headers.delete("content-length");
+  else headers.set("content-length", String(value.size));
   let status = value.status;
   if (NULL_BODY.has(status)) {
     headers.set(META.status, String(status));
@@ -124,6 +126,24 @@ function readMeta(h: Headers): EntryMeta | null {
   };
 }
 
+/**
+ * The body, failing (so the put fails) when it holds more than `limit` bytes or, with `size` ≥ 0,
+ * other than `size` bytes: a truncated body is never stored.
+ */
+function verifyLength(body: ReadableStream<Uint8Array>, size: number, limit: number): ReadableStream<Uint8Array> {
+  // Workers' FixedLengthStream errors when it gets more or fewer bytes than announced, and gives the
+  // put its Content-Length (workers/runtime-apis/streams/transformstream).
+  if (size >= 0) return body.pipeThrough(new FixedLengthStream(size));
+  let seen = 0;
+  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > limit) controller.error(new Error(`body longer than ${limit} bytes`));
+      else controller.enqueue(chunk);
+    },
+  }));
+}
+
 /** The Cache API tier over `caches.open(name)`, opened on first use (a failed open is retried next time). */
 export function cacheApiTier(name: string, now: () => number): Tier {
   let opening: Promise<Cache> | undefined;
@@ -145,6 +165,18 @@ export function cacheApiTier(name: string, now: () => number): Tier {
     },
     async put(key, value) {
       await (await open()).put(keyRequest(key), encode(value, now()));
+    },
+    async putStream(key, value, body, limit) {
+      const cache = await open();
+      const counted = verifyLength(body, value.size, limit);
+      try {
+        await cache.put(keyRequest(key), encode({ ...value, body: counted }, now()));
+      } catch (e) {
+        // Cloudflare does not commit an entry whose body failed; a local Cache API may keep the part
+        // it got (it does in miniflare): never leave it behind.
+        await cache.delete(keyRequest(key)).catch(() => false);
+        throw e;
+      }
     },
     async delete(key) {
       return (await open()).delete(keyRequest(key));

@@ -98,6 +98,92 @@ export function ttlLeft(meta: EntryMeta, now: number): number {
 }
 
 /**
+ * Bytes an isolate holds at once in bodies it reads whole (fills, revalidations, pre-reads): an
+ * isolate has 128 MB (workers/platform/limits), and a few concurrent large reads must not exhaust it.
+ */
+export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
+/** Bodies up to this size are read whole (and kept in memory tiers, shared with waiters); larger ones stream to the store. */
+export const BUFFER_LIMIT = 1024 * 1024;
+
+/** A per-isolate allowance of bytes held in memory at once. */
+export interface ByteBudget {
+  /** Reserve `n` bytes; false when that would exceed the allowance (nothing is reserved then). */
+  take(n: number): boolean;
+  give(n: number): void;
+  readonly used: number;
+}
+
+export function byteBudget(limit: number): ByteBudget {
+  let used = 0;
+  return {
+    take(n) {
+      if (used + n > limit) return false;
+      used += n;
+      return true;
+    },
+    give(n) {
+      used = Math.max(0, used - n);
+    },
+    get used() {
+      return used;
+    },
+  };
+}
+
+/** The first bytes of a body, up to `limit`: all of it (`done`), or a head and the reader for the rest. */
+export interface BodyHead {
+  chunks: Uint8Array[];
+  size: number;
+  done: boolean;
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+}
+
+/** Read at most `limit` bytes (a chunk may overshoot it), reserving them in `budget`; null when the budget is spent (the body is cancelled). */
+export async function readHead(stream: ReadableStream<Uint8Array>, limit: number, budget: ByteBudget): Promise<BodyHead | null> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size <= limit) {
+    const { done, value } = await reader.read();
+    if (done) return { chunks, size, done: true, reader };
+    if (!budget.take(value.byteLength)) {
+      budget.give(size);
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { chunks, size, done: false, reader };
+}
+
+/** Join chunks into one array (no copy for a single chunk). */
+export function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+/** A stream of a body's head followed by the rest of it. */
+export function rejoin(head: BodyHead): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (i < head.chunks.length) return controller.enqueue(head.chunks[i++]!);
+      const { done, value } = await head.reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => head.reader.cancel(reason),
+  });
+}
+
+/**
  * Read a body completely before it is stored. Returns null when it is larger than `limit` or shorter
  * or longer than its Content-Length; rejects when the stream fails. Only a whole body is ever stored:
  * a connection that drops mid-body must not leave a truncated page in the cache.
@@ -122,14 +208,7 @@ export async function readWhole(stream: ReadableStream<Uint8Array>, limit: numbe
     chunks.push(value);
   }
   if (expected !== null && size !== expected) return null;
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return concat(chunks, size);
 }
 
 /** The entry's body as bytes (a streamed body is read; bytes are returned as they are). */

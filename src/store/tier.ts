@@ -22,6 +22,12 @@ export interface Tier {
   delete(key: string): Promise<boolean>;
   /** Largest body this tier holds, bytes (the tiered store reads a stream whole to backfill a tier that takes bytes only). */
   readonly maxBodyBytes?: number;
+  /**
+   * Store an object whose body streams in (too large to hold whole), verifying its length: `size`
+   * bytes exactly when it is ≥ 0, at most `limit`. Rejects, and keeps nothing, when the body fails
+   * or does not add up. Tiers without it do not take large objects.
+   */
+  putStream?(key: string, value: Stored, body: ReadableStream<Uint8Array>, limit: number): Promise<void>;
 }
 
 export interface Found<T extends Stored = Stored> {
@@ -33,6 +39,8 @@ export interface Found<T extends Stored = Stored> {
 export interface TieredStore {
   get(key: string): Promise<Found | null>;
   put(key: string, value: Stored): Promise<void>;
+  /** Store a large object as it streams in, in the tiers that take streams (the others drop their copy). */
+  putStream(key: string, value: Stored, body: ReadableStream<Uint8Array>, limit: number): Promise<void>;
   delete(key: string): Promise<boolean>;
   readonly tiers: readonly TierName[];
 }
@@ -82,6 +90,13 @@ export function tieredStore(tiers: readonly Tier[], now: () => number): TieredSt
         }
         await tier.put(key, v);
       }
+    },
+    async putStream(key, value, body, limit) {
+      const streaming = tiers.filter((t) => t.putStream);
+      await Promise.all(tiers.filter((t) => !t.putStream).map((t) => t.delete(key)));
+      if (streaming.length === 0) return void (await body.cancel());
+      // One body, one streaming tier (the slowest: the one that outlives the others).
+      await streaming[streaming.length - 1]!.putStream!(key, value, body, limit);
     },
     async delete(key) {
       const results = await Promise.all(tiers.map((t) => t.delete(key).catch(() => false)));

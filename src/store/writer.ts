@@ -11,7 +11,8 @@ import { logEvent, logFault } from "../log.ts";
 import { type StoreDecision, storeDecision } from "../policy.ts";
 import { DERIVED_TAG_BYTES, derivedTags, MAX_TAG_BYTES, parseTagHeaders } from "../tags.ts";
 import {
-  bodyBytes, type EntryMeta, expectedLength, graceOf, keepUntil, readWhole, storableHeaders, type Stored, type StoredEntry,
+  type BodyHead, BUFFER_LIMIT, bodyBytes, type ByteBudget, concat, discard, type EntryMeta, expectedLength, graceOf, keepUntil, readHead, rejoin,
+  storableHeaders, type Stored, type StoredEntry,
 } from "./entries.ts";
 import type { TieredStore } from "./tier.ts";
 
@@ -36,12 +37,14 @@ interface W {
   store: TieredStore;
   now: () => number;
   invalidatedAt: Map<string, number>;
+  /** Bytes this isolate holds in bodies being read whole. */
+  budget: ByteBudget;
 }
 
 export type Writer = ReturnType<typeof createWriter>;
 
-export function createWriter(config: Config, store: TieredStore, now: () => number) {
-  const w: W = { config, store, now, invalidatedAt: new Map() };
+export function createWriter(config: Config, store: TieredStore, now: () => number, budget: ByteBudget) {
+  const w: W = { config, store, now, invalidatedAt: new Map(), budget };
   return {
     /** Judge an origin response: `{ prepared }` when it is stored, else the reason and the Cache-Control the client should see. */
     prepare: (res: Response, key: CacheKey, rule: Rule | undefined, fillStartedAt: number) => prepare(w, res, key, rule, fillStartedAt),
@@ -51,7 +54,10 @@ export function createWriter(config: Config, store: TieredStore, now: () => numb
     revalidated: (stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number) => revalidated(w, stale, notModified, rule, fillStartedAt),
     /** Write a refreshed entry unless an unsafe request invalidated its URI after `since` (a revalidation that raced a POST). */
     async putUnlessInvalidated(url: string, storeKey: string, since: number, entry: StoredEntry): Promise<void> {
-      if (!invalidatedSince(w, url, since)) await put(w, storeKey, entry);
+      if (invalidatedSince(w, url, since)) return void (await discard(entry));
+      if (!(entry.body instanceof ReadableStream)) return put(w, storeKey, entry);
+      await w.store.putStream(storeKey, { ...entry, body: null }, entry.body, w.config.maxEntryBytes)
+        .catch((e: unknown) => logFault("cache.put", e, { key: storeKey, streamed: true }));
     },
     /** "local-invalidation" when an unsafe request to this URL in this isolate came after the fill began, else null. */
     invalidatedLocally: (url: string, fillStartedAt: number): string | null => (invalidatedSince(w, url, fillStartedAt) ? "local-invalidation" : null),
@@ -105,34 +111,69 @@ async function prepare(w: W, res: Response, key: CacheKey, rule: Rule | undefine
 }
 
 /**
- * Store a prepared entry once its whole body has arrived (a body that fails or is too large is
- * not stored); return what coalesced waiters may share.
+ * Store a prepared entry once its whole body has arrived (a body that fails, is too large, or is
+ * shorter than its length is not stored); return what coalesced waiters may share. Bodies up to
+ * BUFFER_LIMIT are read whole (within the isolate's budget); larger ones stream to the store,
+ * which verifies their length, and are not shared (waiters fetch for themselves).
  */
 async function fill(w: W, key: CacheKey, p: Prepared, res: Response, body: ReadableStream<Uint8Array> | null): Promise<SharedFill | null> {
   if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) {
     await body?.cancel();
     return null; // an unsafe request invalidated this URI while the fill was in flight
   }
-  let bytes: Uint8Array | null = null;
-  if (body) {
-    try {
-      bytes = await readWhole(body, w.config.maxEntryBytes, expectedLength(res.headers));
-    } catch (e) {
-      logFault("origin.body", e, { key: p.storeKey });
-      return null;
-    }
-    if (bytes === null) return null; // too large, or shorter than its Content-Length
+  const expected = expectedLength(res.headers);
+  const size = expected !== null && /^\d+$/.test(expected) ? Number(expected) : -1;
+  let head: BodyHead | null = null;
+  try {
+    head = body ? await readHead(body, Math.min(BUFFER_LIMIT, w.config.maxEntryBytes), w.budget) : null;
+  } catch (e) {
+    logFault("origin.body", e, { key: p.storeKey });
+    return null;
   }
+  if (body && !head) {
+    logEvent("warn", "buffer-budget-spent", { key: p.storeKey, heldBytes: w.budget.used });
+    return null;
+  }
+  try {
+    if (head && head.size > w.config.maxEntryBytes) {
+      await head.reader.cancel();
+      return null; // larger than maxEntryBytes: served, not stored
+    }
+    if (head && !head.done) return await fillStream(w, key, p, res, head, size);
+    const bytes = head ? concat(head.chunks, head.size) : new Uint8Array();
+    if (size >= 0 && bytes.byteLength !== size) return null; // shorter or longer than its Content-Length
+    const entry: StoredEntry = { kind: "entry", status: res.status, headers: entryHeaders(res, p, bytes.byteLength), body: bytes, size: bytes.byteLength, meta: p.meta };
+    // Again now that the body is in: an unsafe request may have landed while it streamed.
+    if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) return null;
+    await put(w, p.storeKey, entry);
+    return { entry, storeKey: p.storeKey };
+  } finally {
+    if (head) w.budget.give(head.size);
+  }
+}
+
+/** A large body: its head and the rest stream to the store, which checks the length; nothing is kept in memory. */
+async function fillStream(w: W, key: CacheKey, p: Prepared, res: Response, head: BodyHead, size: number): Promise<null> {
+  const entry: StoredEntry = { kind: "entry", status: res.status, headers: entryHeaders(res, p, size), body: null, size, meta: p.meta };
+  try {
+    await w.store.putStream(p.storeKey, entry, rejoin(head), w.config.maxEntryBytes);
+  } catch (e) {
+    logFault("cache.put", e, { key: p.storeKey, streamed: true });
+    return null;
+  }
+  if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) await w.store.delete(p.storeKey);
+  return null;
+}
+
+/** The headers stored with an entry: the origin's minus what is never stored, with a Date and the stored length. */
+function entryHeaders(res: Response, p: Prepared, size: number): Headers {
   const headers = storableHeaders(res.headers);
   // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one (hits then keep it).
   if (!headers.has("date")) headers.set("date", new Date(p.meta.storedAt).toUTCString());
   // The length of what is stored (fetch hands over decoded bodies, so an origin's own length may differ).
-  headers.set("content-length", String(bytes?.byteLength ?? 0));
-  const entry: StoredEntry = { kind: "entry", status: res.status, headers, body: bytes, size: bytes?.byteLength ?? 0, meta: p.meta };
-  // Again now that the body is in: an unsafe request may have landed while it streamed.
-  if (invalidatedSince(w, key.url, p.meta.fillStartedAt)) return null;
-  await put(w, p.storeKey, entry);
-  return { entry, storeKey: p.storeKey };
+  if (size >= 0) headers.set("content-length", String(size));
+  else headers.delete("content-length");
+  return headers;
 }
 
 /**
@@ -141,12 +182,14 @@ async function fill(w: W, key: CacheKey, p: Prepared, res: Response, body: Reada
  */
 async function revalidated(w: W, stale: StoredEntry, notModified: Headers, rule: Rule | undefined, fillStartedAt: number): Promise<Revalidated> {
   const headers = mergeNotModified(stale.headers, notModified);
-  // The stored body may predate a lower maxEntryBytes: read it whole (it is bounded by what was
-  // stored), answer with it, and store it again only within today's limit.
-  const bytes = await bodyBytes(stale);
+  // A small body is read whole (answered and stored again, shared with waiters); a large one stays
+  // a stream (answered and streamed back to the store). Either is stored only within today's limit.
+  const small = stale.body instanceof Uint8Array || stale.body === null || (stale.size >= 0 && stale.size <= BUFFER_LIMIT);
+  const body = small ? await bodyBytes(stale) : stale.body;
+  const size = body instanceof Uint8Array ? body.byteLength : stale.size;
   const d = decide(w, stale.status, headers, rule);
-  const base = { kind: "entry", status: stale.status, headers, body: bytes, size: bytes.byteLength } as const;
-  if (!d.store || bytes.byteLength > w.config.maxEntryBytes) {
+  const base = { kind: "entry", status: stale.status, headers, body, size } as const;
+  if (!d.store || size > w.config.maxEntryBytes) {
     return { stored: false, entry: { ...base, meta: { ...stale.meta, cacheControl: d.cacheControl } } };
   }
   const t = w.now();
