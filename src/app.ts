@@ -78,7 +78,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
   });
   app.use("*", requestLog(now));
 
-  app.get("/__edge/health", (c) => c.json({ ok: true, cacheVersion: config.cacheVersion }, 200, { "cache-control": "no-store" }));
+  app.get("/__edge/health", async (c) => {
+    const cacheApi = await runtimeFor(c.env).cacheApiHealth();
+    return c.json({ ok: true, cacheVersion: config.cacheVersion, cacheApi }, 200, { "cache-control": "no-store" });
+  });
 
   app.all(config.purgePath, (c) => {
     const rt = runtimeFor(c.env);
@@ -95,7 +98,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     if (denied?.status === 403) return explainJson(403, { error: "forbidden" });
     if (denied?.status === 429) return explainJson(429, { error: `too many failed authentications; retry in ${denied.retryAfter} s` });
     if (denied) return explainJson(401, { error: "authentication error" });
-    return explain(c.req.query("url") ?? null, c.req.raw.headers, c.req.query("method")?.toUpperCase() ?? "GET", runtimeFor(c.env).rt);
+    const rt = runtimeFor(c.env);
+    return explain(c.req.query("url") ?? null, c.req.raw.headers, c.req.query("method")?.toUpperCase() ?? "GET", rt.rt, await rt.cacheApiHealth());
   });
 
   app.all("*", (c) => {
@@ -149,20 +153,12 @@ function requestLog(now: () => number): MiddlewareHandler<AppEnv> {
       key: trace.key ? keyHash(trace.key) : "", originMs: trace.originMs ?? 0, totalMs: now() - started, bytes,
       colo: String((c.req.raw as { cf?: { colo?: string } }).cf?.colo ?? ""),
     }, c.env.ANALYTICS, toConsole);
+    // The body's length: known before sending, or (a miss streamed without one) as the store read it,
+    // or -1. Never counted chunk by chunk: that would cost CPU per chunk on every miss.
     const length = res.headers.get("content-length");
-    if (length !== null || !res.body) {
-      log(length !== null ? Number(length) : 0);
-      return;
-    }
-    // A streamed body (a miss): count what is sent, and log once it has gone (-1 if it broke off).
-    let bytes = 0;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        bytes += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    });
-    c.executionCtx.waitUntil(res.body.pipeTo(counter.writable).then(() => log(bytes), () => log(-1)));
-    c.res = new Response(counter.readable, res);
+    if (!res.body) log(0);
+    else if (length !== null && /^\d+$/.test(length)) log(Number(length));
+    else if (trace.filled) c.executionCtx.waitUntil(trace.filled.then(log));
+    else log(-1);
   };
 }

@@ -23,7 +23,7 @@ function json(status: number, body: unknown): Response {
 }
 
 /** Explain `target` as requested with `headers` (the explain request's own, minus its Authorization). */
-export async function explain(target: string | null, headers: Headers, method: string, rt: Runtime): Promise<Response> {
+export async function explain(target: string | null, headers: Headers, method: string, rt: Runtime, cacheApi: string): Promise<Response> {
   if (!target) return json(400, { error: "give the URL to explain: ?url=https://host/path" });
   let url: URL;
   try {
@@ -64,6 +64,8 @@ export async function explain(target: string | null, headers: Headers, method: s
     originRequest: { url: originReq.pathAndQuery, headers: Object.fromEntries([...originReq.headers].filter(([k]) => k !== "cookie")) },
     entry: await storedEntry(f, rt),
     tiers: rt.store.tiers,
+    // "no-op": the Cache API keeps nothing here (dashboard editor, playground, Cloudflare Access).
+    cacheApi,
     origins: rt.origin.health(),
   });
 }

@@ -21,7 +21,7 @@ export interface RequestRecord {
   /** Time spent waiting for the origin (ms; 0 when it was not asked). */
   originMs: number;
   totalMs: number;
-  /** Response body size when known (Content-Length), else -1. */
+  /** Response body size when known before sending (Content-Length), else -1 (streamed without one). */
   bytes: number;
   colo: string;
 }

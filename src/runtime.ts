@@ -31,6 +31,8 @@ export interface Trace {
   rule?: string;
   key?: string;
   originMs?: number;
+  /** A fill's body size as the store read it (-1 when not known): the log's byte count for a streamed miss. */
+  filled?: Promise<number>;
 }
 
 /** What a single invocation offers: background work that outlives the response, and a place to note facts for the log. */

@@ -9,7 +9,8 @@ import type { Env } from "./env.ts";
 import { createOriginClient } from "./origin.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
-import { cacheApiTier } from "./store/cache-api.ts";
+import { logFault } from "./log.ts";
+import { type CacheApiHealth, cacheApiTier, probeCacheApi } from "./store/cache-api.ts";
 import { byteBudget, ISOLATE_BUFFER_BYTES } from "./store/entries.ts";
 import { memoryTier } from "./store/memory.ts";
 import { createTagIndex } from "./store/tag-index.ts";
@@ -24,7 +25,12 @@ export interface AppRuntime {
   rt: Runtime;
   pipeline: Pipeline;
   zonePurger: ZonePurger | null;
+  /** Whether the Cache API keeps what it is given here (probed once per isolate, again after 5 minutes). */
+  cacheApiHealth(): Promise<CacheApiHealth>;
 }
+
+/** How long a Cache API probe's answer is trusted. */
+const PROBE_TTL_MS = 300_000;
 
 export function buildRuntime(config: Config, env: Env, now: () => number, opts: { zonePurgeBackoffMs?: number } = {}): AppRuntime {
   const memory = memoryTier({ ttlMs: config.memoryCacheMs, maxBytes: config.memoryCacheBytes, maxObjectBytes: MEMORY_OBJECT_MAX, now });
@@ -45,5 +51,16 @@ export function buildRuntime(config: Config, env: Env, now: () => number, opts: 
   const zonePurger = config.zoneId && env.CF_API_TOKEN
     ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: opts.zonePurgeBackoffMs })
     : null;
-  return { rt, pipeline: createPipeline(rt), zonePurger };
+  let probe: { at: number; result: Promise<CacheApiHealth> } | undefined;
+  const cacheApiHealth = () => {
+    if (!probe || now() - probe.at > PROBE_TTL_MS) {
+      const result = probeCacheApi(config.cacheName).then((h) => {
+        if (h !== "ok") logFault("cache-api", new Error(`the Cache API is ${h} here: every request will go to the origin`));
+        return h;
+      });
+      probe = { at: now(), result };
+    }
+    return probe.result;
+  };
+  return { rt, pipeline: createPipeline(rt), zonePurger, cacheApiHealth };
 }

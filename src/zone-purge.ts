@@ -14,6 +14,11 @@ export const ZONE_PURGE_BATCH = 100;
 export const ZONE_PURGE_ATTEMPTS = 5;
 /** Longest wait between attempts, whatever Retry-After says. */
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * All attempts of one purge end within this: background work is cancelled about 30 s after the
+ * response (workers/platform/limits, waitUntil), and work cut off midway would report nothing.
+ */
+export const ZONE_PURGE_DEADLINE_MS = 25_000;
 
 export interface ZonePurgeRequest {
   tags?: readonly string[];
@@ -36,6 +41,8 @@ export interface ZonePurgeOptions {
   token: string;
   /** Base backoff in ms (doubles per attempt). */
   backoffMs?: number;
+  /** Give up (and say so) when the next wait would end past this many ms after the purge began. */
+  deadlineMs?: number;
 }
 
 /** The real API: POST {apiBase}/zones/{zoneId}/purge_cache, tags in batches of 100, retried on 429/5xx. */
@@ -43,7 +50,7 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
   const url = `${opts.apiBase.replace(/\/$/, "")}/zones/${encodeURIComponent(opts.zoneId)}/purge_cache`;
   const base = opts.backoffMs ?? 250;
 
-  async function call(body: unknown): Promise<{ calls: number; error: string | null }> {
+  async function call(body: unknown, deadline: number): Promise<{ calls: number; error: string | null }> {
     let calls = 0;
     for (let attempt = 1; ; attempt++) {
       calls++;
@@ -68,7 +75,9 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
         return { calls, error: `zone purge failed (HTTP ${status || "network"}): ${detail}` };
       }
       const hinted = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : base * 2 ** (attempt - 1);
-      await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, hinted)));
+      const wait = Math.min(MAX_BACKOFF_MS, hinted);
+      if (Date.now() + wait > deadline) return { calls, error: `zone purge gave up within the background budget (HTTP ${status || "network"}): ${detail}` };
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 
@@ -78,8 +87,9 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
         ? [{ purge_everything: true }]
         : chunk(request.tags ?? [], ZONE_PURGE_BATCH).map((tags) => ({ tags }));
       const result: ZonePurgeResult = { calls: 0, ok: true, errors: [] };
+      const deadline = Date.now() + (opts.deadlineMs ?? ZONE_PURGE_DEADLINE_MS);
       for (const body of bodies) {
-        const r = await call(body);
+        const r = await call(body, deadline);
         result.calls += r.calls;
         if (r.error) {
           result.ok = false;

@@ -68,10 +68,15 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
       // The cache's copy is read whole in the background while the client streams its own.
       const [toClient, toCache] = facts.headOnly || !res.body ? [null, res.body] : res.body.tee();
       const settle = c.lead.handOff();
-      c.inv.waitUntil(rt.writer.fill(facts.key, p, res, toCache).then(settle, (e: unknown) => {
+      const filling = rt.writer.fill(facts.key, p, res, toCache).then((shared) => {
+        settle(shared);
+        return shared?.entry.size ?? -1;
+      }, (e: unknown) => {
         settle(null);
         throw e;
-      }));
+      });
+      if (c.inv.trace) c.inv.trace.filled = filling.catch(() => -1);
+      c.inv.waitUntil(filling);
       return {
         source: "fill", status: res.status, statusText: res.statusText, headers: new Headers(res.headers), body: toClient,
         cacheStatus: { ...cacheStatus, stored: true, ttl: p.decision.ttl, detail: status.detail ?? p.meta.rule },

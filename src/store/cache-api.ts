@@ -144,6 +144,32 @@ function verifyLength(body: ReadableStream<Uint8Array>, size: number, limit: num
   }));
 }
 
+/**
+ * Does the Cache API keep what it is given here? It silently does nothing in the dashboard editor
+ * and playground, and is unavailable behind Cloudflare Access (workers/runtime-apis/cache): then
+ * every request is a MISS with no other sign. A put of a small object followed by a match tells.
+ */
+export type CacheApiHealth = "ok" | "no-op" | "unavailable";
+
+export async function probeCacheApi(name: string): Promise<CacheApiHealth> {
+  let cache: Cache;
+  try {
+    cache = await caches.open(name);
+  } catch {
+    return "unavailable";
+  }
+  const key = keyRequest(`https://edge-cache.invalid/__probe/${crypto.randomUUID()}`);
+  try {
+    await cache.put(key, new Response("probe", { headers: { "cache-control": "public, max-age=60" } }));
+    const found = await cache.match(key);
+    await found?.body?.cancel();
+    await cache.delete(key).catch(() => false);
+    return found ? "ok" : "no-op";
+  } catch {
+    return "unavailable";
+  }
+}
+
 /** The Cache API tier over `caches.open(name)`, opened on first use (a failed open is retried next time). */
 export function cacheApiTier(name: string, now: () => number): Tier {
   let opening: Promise<Cache> | undefined;
