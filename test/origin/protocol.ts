@@ -12,6 +12,8 @@ export interface ResponseSpec {
   reset?: "headers" | "mid-body";
   /** Send the body compressed, with Content-Encoding and the compressed Content-Length. */
   compress?: "gzip" | "br";
+  /** Send a 103 Early Hints interim response first. */
+  earlyHints?: boolean;
   /** Send exactly these raw header lines (name, value), repeats allowed, after `headers`. */
   rawHeaders?: [string, string][];
 }

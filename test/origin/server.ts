@@ -84,6 +84,7 @@ async function sendSpec(req: IncomingMessage, res: ServerResponse, spec: Respons
     return;
   }
   const body = spec.body ?? "scripted\n";
+  if (spec.earlyHints) res.writeEarlyHints({ link: "</static/app.css>; rel=preload; as=style" });
   const headers: Record<string, string | string[]> = { "content-type": "text/plain; charset=utf-8", ...spec.headers };
   if (spec.reset === "mid-body") {
     // Promise the whole length, send half, then drop the connection.
