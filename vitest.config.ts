@@ -12,6 +12,7 @@ export default defineConfig({
       miniflare: {
         compatibilityDate: "2026-10-20",
         kvNamespaces: ["TAGS"],
+        durableObjects: { PURGES: { className: "PurgeCoordinator", useSQLite: true } },
         bindings: {
           ORIGIN_URL: inject("originUrl"),
           CACHE_VERSION: "test",

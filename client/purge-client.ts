@@ -29,6 +29,8 @@ export interface PurgeBody {
   prefixes?: string[];
   hosts?: string[];
   purge_everything?: true;
+  /** Soft purge: entries become stale (revalidated with the origin on next use, servable if it fails). */
+  soft?: boolean;
 }
 
 /** What a purge did: in one API call's `result`, and summed over the batches in a `PurgeResult`. */
@@ -39,7 +41,8 @@ export interface PurgeCounts {
   hosts: number;
   everything: boolean;
   invalidated_tags: number;
-  deleted_here: number;
+  /** A soft purge (entries made stale, revalidated before use). */
+  soft: boolean;
 }
 
 /** `result` of one successful API call. */
@@ -149,7 +152,7 @@ export function mergeResults(batches: PurgeApiResult[]): PurgeResult {
     hosts: 0,
     everything: false,
     invalidated_tags: 0,
-    deleted_here: 0,
+    soft: false,
     zone_purge: [...new Set(batches.map((b) => b.zone_purge))].join(", "),
     requests: batches.length,
     ids: batches.map((b) => b.id),
@@ -162,7 +165,7 @@ export function mergeResults(batches: PurgeApiResult[]): PurgeResult {
     out.hosts += b.hosts;
     out.everything ||= b.everything;
     out.invalidated_tags += b.invalidated_tags;
-    out.deleted_here += b.deleted_here;
+    out.soft ||= b.soft;
     if (Date.parse(b.purged_at) > (Date.parse(out.purged_at) || -Infinity)) out.purged_at = b.purged_at;
   }
   return out;

@@ -145,7 +145,7 @@ function formatResult(endpoint: string, r: PurgeResult): string {
     "",
     formatPairs([
       ["invalidated tags", String(r.invalidated_tags)],
-      ["deleted here", String(r.deleted_here)],
+      ["soft", r.soft ? "yes (entries made stale)" : "no"],
       ["zone purge", r.zone_purge],
       ["purged_at", r.purged_at],
       [r.requests === 1 ? "request id" : `requests (${r.requests})`, r.ids.join(", ")],

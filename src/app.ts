@@ -11,7 +11,9 @@ import { explain, explainJson } from "./explain.ts";
 import { decodeRepeatedly } from "./key.ts";
 import { keyHash, logFault, logRequest } from "./log.ts";
 import { LOOP_HEADER } from "./origin.ts";
-import { authenticate, createFailureLimiter, handlePurge, tokenMatches } from "./purge.ts";
+import { handlePurge } from "./purge/api.ts";
+import { authenticate, createFailureLimiter, tokenMatches } from "./purge/auth.ts";
+import type { PurgeCoordinator } from "./purge/coordinator.ts";
 import type { Trace } from "./runtime.ts";
 import { type AppRuntime, buildRuntime } from "./wiring.ts";
 
@@ -46,8 +48,6 @@ export function validateSecrets(env: Env): void {
 export interface AppOptions {
   /** Clock in ms (tests inject one). */
   now?: () => number;
-  /** Backoff base for zone purge retries (tests shorten it). */
-  zonePurgeBackoffMs?: number;
 }
 
 type AppEnv = { Bindings: Env; Variables: { trace: Trace } };
@@ -60,9 +60,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
   let runtime: AppRuntime | undefined;
   const runtimeFor = (env: Env) => {
     if (!runtime) validateSecrets(env);
-    return (runtime ??= buildRuntime(config, env, now, options));
+    return (runtime ??= buildRuntime(config, env, now));
   };
   const ownPaths = new Set(["/__edge/health", config.purgePath, config.explainPath]);
+  const cloudflarePurge = new RegExp(`^${config.cloudflareApiPath.replace(/[.]/g, "\\.")}/zones/([A-Za-z0-9_-]{1,64})/purge_cache$`);
 
   app.use("*", async (c, next) => {
     // The worker's own namespace: near misses ("/__edge/Purge", "//__edge/purge") are answered
@@ -71,7 +72,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const path = c.req.path;
     if (c.req.raw.headers.has(LOOP_HEADER)) return loopDetected(path);
     if (path === `${config.purgePath}/`) return c.redirect(config.purgePath, 308);
-    if (ownPaths.has(path)) return next();
+    if (ownPaths.has(path) || cloudflarePurge.test(path)) return next();
     const authorization = c.req.raw.headers.get("authorization");
     if (inWorkerNamespace(path) || (authorization !== null && (await bearsControlToken(authorization, c.env)))) return explainJson(404, { error: "not found" });
     return next();
@@ -83,11 +84,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
     return c.json({ ok: true, cacheVersion: config.cacheVersion, cacheApi }, 200, { "cache-control": "no-store" });
   });
 
-  app.all(config.purgePath, (c) => {
-    const rt = runtimeFor(c.env);
-    return handlePurge(c.req.raw, c.env.PURGE_TOKEN, limiter, {
-      config, tagIndex: rt.rt.tagIndex, zonePurger: rt.zonePurger, store: rt.rt.store, waitUntil: (p) => c.executionCtx.waitUntil(p),
-    });
+  const purge = (env: Env, request: Request) => handlePurge(request, {
+    config, secret: env.PURGE_TOKEN, limiter, view: runtimeFor(env).rt.purges, coordinator: coordinatorOf(env),
+    zone: config.zoneId && env.CF_API_TOKEN ? { apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN } : null,
+  });
+  app.all(config.purgePath, (c) => purge(c.env, c.req.raw));
+  // Cloudflare's shape: POST {base}/zones/{zone_id}/purge_cache, any zone id, or the configured one.
+  app.all(`${config.cloudflareApiPath}/zones/:zone/purge_cache`, (c) => {
+    if (config.zoneId && c.req.param("zone") !== config.zoneId) return explainJson(404, { success: false, errors: [{ code: 7003, message: "no such zone" }], messages: [], result: null });
+    return purge(c.env, c.req.raw);
   });
 
   app.all(config.explainPath, async (c) => {
@@ -113,6 +118,16 @@ export function createApp(config: Config, options: AppOptions = {}) {
   });
   return app;
 }
+
+/** The purge coordinator (one per namespace), or why there is none. */
+function coordinatorOf(env: Env): { stub: DurableObjectStub<PurgeCoordinator> } | { missing: string } {
+  if (!env.PURGES) return { missing: "the PURGES Durable Object namespace is not bound (wrangler.toml)" };
+  if (!env.TAGS) return { missing: "the TAGS KV namespace is not bound: a purge could not reach other locations" };
+  return { stub: env.PURGES.get(env.PURGES.idFromName(COORDINATOR_NAME)) };
+}
+
+/** The one coordinator's name. */
+export const COORDINATOR_NAME = "purge-coordinator";
 
 /**
  * One of our own origin requests came back to us: ORIGIN_URL is empty and the worker is not on a

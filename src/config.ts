@@ -191,12 +191,14 @@ const FIELDS = {
   tagHeaders: field(() => z.array(headerName()), ["Cache-Tag", "Surrogate-Key", "X-Cache-Tag"]),
   /** Debug switch: expose the cache key and tags to clients (X-Edge-Key, X-Edge-Tags). Off in production. */
   debugHeaders: field(() => z.boolean(), false),
-  /** How long an isolate trusts a tag timestamp it read from KV before reading it again. */
+  /** How often (ms) an isolate serving traffic re-reads the purge journal from KV: one KV read per interval. */
   tagCheckMemoMs: field(() => int(0, 60_000), 1000),
   /** Give up on the KV purge check after this long and serve the entry (logged). */
   tagCheckTimeoutMs: field(() => int(10, 10_000), 500),
   /** Path of the purge API. Reachable only when the PURGE_TOKEN secret is set. */
   purgePath: field(() => str().check(z.regex(/^\/[A-Za-z0-9._~/-]*$/)), "/__edge/purge"),
+  /** Base path of the Cloudflare-shaped purge API: POST <path>/zones/<zone id>/purge_cache (a Cloudflare client's base URL). */
+  cloudflareApiPath: field(() => str().check(z.regex(/^(\/[A-Za-z0-9._~-]+)+$/)), "/__edge/client/v4"),
   /** Path of the explain endpoint (GET ?url=...). Reachable only with EXPLAIN_TOKEN (or PURGE_TOKEN) set. */
   explainPath: field(() => str().check(z.regex(/^\/[A-Za-z0-9._~/-]*$/)), "/__edge/explain"),
   /** Client IPs / CIDRs allowed to call the purge API (empty: any IP with the token). */

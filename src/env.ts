@@ -1,11 +1,14 @@
 /** Bindings, vars and secrets the worker reads (see wrangler.toml). Written once, here. */
 import type { ConfigVars } from "./config.ts";
+import type { PurgeCoordinator } from "./purge/coordinator.ts";
 
 export interface Env extends ConfigVars {
   /** Optional service binding to the origin (the demo origin under `npm start`). */
   ORIGIN?: Fetcher;
-  /** KV namespace holding tag invalidations (purge). */
+  /** KV namespace the purge coordinator publishes purges to (the journal and per-tag keys). */
   TAGS?: KVNamespace;
+  /** The purge coordinator (a Durable Object, one per namespace): the record of purges. */
+  PURGES?: DurableObjectNamespace<PurgeCoordinator>;
   /** Bearer token for the purge API (a secret: `wrangler secret put PURGE_TOKEN`). */
   PURGE_TOKEN?: string;
   /** Bearer token for the explain endpoint (a secret); PURGE_TOKEN is used when it is not set. */

@@ -64,6 +64,8 @@ export async function explain(target: string | null, headers: Headers, method: s
     originRequest: { url: originReq.pathAndQuery, headers: Object.fromEntries([...originReq.headers].filter(([k]) => k !== "cookie")) },
     entry: await storedEntry(f, rt),
     tiers: rt.store.tiers,
+    // The purge journal this isolate holds (when published, its window, how many tags).
+    purgeJournal: rt.purges.journal(),
     // "no-op": the Cache API keeps nothing here (dashboard editor, playground, Cloudflare Access).
     cacheApi,
     origins: rt.origin.health(),
@@ -72,6 +74,8 @@ export async function explain(target: string | null, headers: Headers, method: s
 
 /** The lookup phase's verdict, as explain shows it. */
 async function storedEntry(f: RequestFacts, rt: Runtime): Promise<unknown> {
+  // Explain is not in a hurry: it reads the purge journal now if it is due, not in the background.
+  await rt.purges.refresh()?.catch(() => undefined);
   const looked = await lookup(f, rt).catch((e: unknown) => ({ kind: "error" as const, e }));
   switch (looked.kind) {
     case "error":
@@ -83,12 +87,13 @@ async function storedEntry(f: RequestFacts, rt: Runtime): Promise<unknown> {
     case "purged":
       return describe(looked.found, rt, { by: looked.by });
     case "hit":
-    case "stale":
       return describe(looked.found, rt, false);
+    case "stale":
+      return describe(looked.found, rt, looked.softPurgedBy ? { by: looked.softPurgedBy, soft: true } : false);
   }
 }
 
-async function describe(found: FoundEntry, rt: Runtime, purged: false | { by: string }) {
+async function describe(found: FoundEntry, rt: Runtime, purged: false | { by: string; soft?: boolean }) {
   const { meta } = found.entry;
   const t = rt.now();
   const state = entryState(meta, t);

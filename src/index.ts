@@ -35,6 +35,9 @@ function appFor(env: Env): App {
 // Fail at load time, not on the first request.
 appFor(moduleEnv as Env);
 
+// Durable Object classes must be exported by the main module.
+export { PurgeCoordinator } from "./purge/coordinator.ts";
+
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
     return appFor(env).fetch(request, env, ctx);

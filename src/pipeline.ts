@@ -59,7 +59,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
     default:
       return unreachable(received);
   }
-  const looked = await lookup(f, rt);
+  const looked = await lookup(f, rt, (p) => inv.waitUntil(p));
   const missed: CacheStatus = { xCache: "MISS", fwd: "miss" };
   switch (looked.kind) {
     case "hit": {
@@ -75,7 +75,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
       return storedDelivery(held, { ...status, detail: "stale-while-revalidate" }, { facts: f, rt });
     }
     case "stale":
-      return toOrigin(f, { ...forward, status: { ...missed, fwd: "stale" }, stale: looked.found }, rt, inv);
+      return toOrigin(f, { ...forward, status: { ...missed, fwd: "stale", detail: looked.softPurgedBy ? "soft-purged" : undefined }, stale: looked.found }, rt, inv);
     case "purged":
       // Purged (possibly in another location): drop it here too and fetch afresh.
       inv.waitUntil(rt.writer.drop(looked.found.storeKey));

@@ -7,7 +7,7 @@ import type { Coalescer } from "./coalesce.ts";
 import type { Config } from "./config.ts";
 import type { OriginClient } from "./origin.ts";
 import type { ByteBudget } from "./store/entries.ts";
-import type { TagIndex } from "./store/tag-index.ts";
+import type { PurgeView } from "./purge/view.ts";
 import type { TieredStore } from "./store/tier.ts";
 import type { Writer } from "./store/writer.ts";
 
@@ -16,7 +16,8 @@ export interface Runtime {
   /** Clock (ms); injectable so tests control time. */
   now: () => number;
   store: TieredStore;
-  tagIndex: TagIndex;
+  /** Purges, as this isolate knows them (the journal in KV, its own, per-tag keys). */
+  purges: PurgeView;
   origin: OriginClient;
   coalescer: Coalescer;
   writer: Writer;

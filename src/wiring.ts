@@ -13,10 +13,9 @@ import { logFault } from "./log.ts";
 import { type CacheApiHealth, cacheApiTier, probeCacheApi } from "./store/cache-api.ts";
 import { byteBudget, ISOLATE_BUFFER_BYTES } from "./store/entries.ts";
 import { memoryTier } from "./store/memory.ts";
-import { createTagIndex } from "./store/tag-index.ts";
+import { createPurgeView } from "./purge/view.ts";
 import { type Tier, tieredStore } from "./store/tier.ts";
 import { createWriter } from "./store/writer.ts";
-import { cloudflareZonePurger, type ZonePurger } from "./zone-purge.ts";
 
 /** Largest object held in the isolate's memory tier. */
 export const MEMORY_OBJECT_MAX = 256 * 1024;
@@ -24,7 +23,6 @@ export const MEMORY_OBJECT_MAX = 256 * 1024;
 export interface AppRuntime {
   rt: Runtime;
   pipeline: Pipeline;
-  zonePurger: ZonePurger | null;
   /** Whether the Cache API keeps what it is given here (probed once per isolate, again after 5 minutes). */
   cacheApiHealth(): Promise<CacheApiHealth>;
 }
@@ -32,7 +30,7 @@ export interface AppRuntime {
 /** How long a Cache API probe's answer is trusted. */
 const PROBE_TTL_MS = 300_000;
 
-export function buildRuntime(config: Config, env: Env, now: () => number, opts: { zonePurgeBackoffMs?: number } = {}): AppRuntime {
+export function buildRuntime(config: Config, env: Env, now: () => number): AppRuntime {
   const memory = memoryTier({ ttlMs: config.memoryCacheMs, maxBytes: config.memoryCacheBytes, maxObjectBytes: MEMORY_OBJECT_MAX, now });
   const tiers: Tier[] = [...(memory ? [memory] : []), cacheApiTier(config.cacheName, now)];
   const store = tieredStore(tiers, now);
@@ -41,16 +39,13 @@ export function buildRuntime(config: Config, env: Env, now: () => number, opts: 
   const origin = createOriginClient({ fetcher: config.origins.length ? undefined : env.ORIGIN, baseUrls: config.origins }, config.originTimeoutMs, config.originCooldownMs, now);
   const rt: Runtime = {
     config, now, store, origin,
-    tagIndex: createTagIndex(env.TAGS, config.tagCheckMemoMs, now),
+    purges: createPurgeView(env.TAGS, config.tagCheckMemoMs, now),
     // A lead older than twice the origin timeout plus the body's read is stale: released, never leaked.
     coalescer: createCoalescer(config.originTimeoutMs * 4, now),
     writer: createWriter(config, store, now, budget),
     refreshing: new Map(),
     buffers: budget,
   };
-  const zonePurger = config.zoneId && env.CF_API_TOKEN
-    ? cloudflareZonePurger({ apiBase: config.zonePurgeApi, zoneId: config.zoneId, token: env.CF_API_TOKEN, backoffMs: opts.zonePurgeBackoffMs })
-    : null;
   let probe: { at: number; result: Promise<CacheApiHealth> } | undefined;
   const cacheApiHealth = () => {
     if (!probe || now() - probe.at > PROBE_TTL_MS) {
@@ -62,5 +57,5 @@ export function buildRuntime(config: Config, env: Env, now: () => number, opts: 
     }
     return probe.result;
   };
-  return { rt, pipeline: createPipeline(rt), zonePurger, cacheApiHealth };
+  return { rt, pipeline: createPipeline(rt), cacheApiHealth };
 }

@@ -32,7 +32,8 @@ export interface ZonePurgeResult {
 }
 
 export interface ZonePurger {
-  purge(request: ZonePurgeRequest): Promise<ZonePurgeResult>;
+  /** `attempts`: per call, 1 for a single try (the coordinator retries on its own alarm). */
+  purge(request: ZonePurgeRequest, opts?: { attempts?: number }): Promise<ZonePurgeResult>;
 }
 
 export interface ZonePurgeOptions {
@@ -50,7 +51,7 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
   const url = `${opts.apiBase.replace(/\/$/, "")}/zones/${encodeURIComponent(opts.zoneId)}/purge_cache`;
   const base = opts.backoffMs ?? 250;
 
-  async function call(body: unknown, deadline: number): Promise<{ calls: number; error: string | null }> {
+  async function call(body: unknown, deadline: number, maxAttempts: number): Promise<{ calls: number; error: string | null }> {
     let calls = 0;
     for (let attempt = 1; ; attempt++) {
       calls++;
@@ -71,7 +72,7 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
         detail = e instanceof Error ? e.message : String(e);
       }
       const retryable = status === 0 || status === 429 || status >= 500;
-      if (!retryable || attempt >= ZONE_PURGE_ATTEMPTS) {
+      if (!retryable || attempt >= maxAttempts) {
         return { calls, error: `zone purge failed (HTTP ${status || "network"}): ${detail}` };
       }
       const hinted = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : base * 2 ** (attempt - 1);
@@ -82,14 +83,14 @@ export function cloudflareZonePurger(opts: ZonePurgeOptions): ZonePurger {
   }
 
   return {
-    async purge(request) {
+    async purge(request, perCall = {}) {
       const bodies: unknown[] = request.everything
         ? [{ purge_everything: true }]
         : chunk(request.tags ?? [], ZONE_PURGE_BATCH).map((tags) => ({ tags }));
       const result: ZonePurgeResult = { calls: 0, ok: true, errors: [] };
       const deadline = Date.now() + (opts.deadlineMs ?? ZONE_PURGE_DEADLINE_MS);
       for (const body of bodies) {
-        const r = await call(body, deadline);
+        const r = await call(body, deadline, perCall.attempts ?? ZONE_PURGE_ATTEMPTS);
         result.calls += r.calls;
         if (r.error) {
           result.ok = false;

@@ -4,7 +4,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { createApp } from "../src/app.ts";
+import { COORDINATOR_NAME, createApp } from "../src/app.ts";
 import { parseConfig } from "../src/config.ts";
 import worker from "../src/index.ts";
 import type { Env } from "../src/env.ts";
@@ -75,4 +75,55 @@ export function clockedWorker(config: Record<string, unknown> = {}, start = Date
       return { res, body, status: res.status, header: (name) => res.headers.get(name) };
     },
   };
+}
+
+/** The purge coordinator of the test run (one per test file: storage is isolated per file). */
+export function coordinator() {
+  const ns = testEnv.PURGES!;
+  return ns.get(ns.idFromName(COORDINATOR_NAME));
+}
+
+/**
+ * Wait until the coordinator has published every purge it recorded (the journal and the per-tag
+ * keys in KV): what another isolate or location needs before it can honour a purge.
+ */
+export async function purgesPublished(timeoutMs = 5000): Promise<void> {
+  const stub = coordinator();
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stub.status();
+    if (s.journalCurrent && s.unwrittenTags === 0) return;
+    if (Date.now() > until) throw new Error(`purges not published within ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A PURGES binding whose coordinator fails the first `failures` purges (unreachable), then works. */
+export function flakyCoordinator(failures: number): Partial<Env> {
+  const real = testEnv.PURGES!;
+  let left = failures;
+  const ns = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (id: DurableObjectId) => {
+      const stub = real.get(id);
+      return {
+        record: async (input: Parameters<typeof stub.record>[0]) => {
+          if (left-- > 0) throw new Error("coordinator unreachable");
+          return stub.record(input);
+        },
+        status: () => stub.status(),
+      };
+    },
+  };
+  return { PURGES: ns as unknown as Env["PURGES"] };
+}
+
+/** Wait until the coordinator's queue of zone purges is empty (sent, or given up). */
+export async function zonePurgesSent(timeoutMs = 5000): Promise<void> {
+  const stub = coordinator();
+  const until = Date.now() + timeoutMs;
+  while ((await stub.status()).zoneQueue > 0) {
+    if (Date.now() > until) throw new Error(`zone purges not sent within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

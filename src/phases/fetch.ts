@@ -10,7 +10,7 @@ import { BUFFER_LIMIT, discard, expectedLength, readWhole, type StoredEntry } fr
 import type { Prepared, Revalidated } from "../store/writer.ts";
 import { staleUsableOnError } from "./entry-state.ts";
 import type { FoundEntry } from "./lookup.ts";
-import { purgedBy } from "./purge-check.ts";
+import { notHardPurged } from "./purge-check.ts";
 import type { RequestFacts } from "./recv.ts";
 
 export type FetchOutcome =
@@ -104,5 +104,5 @@ export async function backendResponse(outcome: FetchOutcome, c: BackendContext):
 /** The stale copy may answer an origin failure: within stale-if-error, and not purged since (checked again). */
 async function staleUsable(stale: FoundEntry, c: BackendContext): Promise<boolean> {
   if (!staleUsableOnError(stale.entry.meta, c.rt.now())) return false;
-  return (await purgedBy(stale.entry.meta, c.rt, c.facts.key.key)) === null;
+  return notHardPurged(stale.entry.meta, c.rt, c.facts.key.key);
 }

@@ -11,7 +11,7 @@ import { StoreUnavailable } from "../store/cache-api.ts";
 import type { StoredEntry } from "../store/entries.ts";
 import type { TierName } from "../store/tier.ts";
 import { entryState } from "./entry-state.ts";
-import { purgedBy } from "./purge-check.ts";
+import { purgeVerdict } from "./purge-check.ts";
 import type { RequestFacts } from "./recv.ts";
 
 /** A stored entry found for a request. */
@@ -25,13 +25,13 @@ export interface FoundEntry {
 
 export type LookupVerdict =
   | { kind: "hit"; found: FoundEntry; state: "fresh" | "stale-while-revalidate" }
-  | { kind: "stale"; found: FoundEntry }
+  | { kind: "stale"; found: FoundEntry; softPurgedBy: string | null }
   | { kind: "purged"; found: FoundEntry; by: string }
   | { kind: "miss" }
   | { kind: "unavailable" };
 
-/** Look the request up in the store. */
-export async function lookup(f: RequestFacts, rt: Runtime): Promise<LookupVerdict> {
+/** Look the request up in the store; `defer` takes background work (the purge journal's refresh). */
+export async function lookup(f: RequestFacts, rt: Runtime, defer?: (p: Promise<unknown>) => void): Promise<LookupVerdict> {
   let got: Awaited<ReturnType<Runtime["store"]["get"]>>;
   try {
     got = await rt.store.get(f.key.key);
@@ -42,9 +42,12 @@ export async function lookup(f: RequestFacts, rt: Runtime): Promise<LookupVerdic
   }
   if (!got) return { kind: "miss" };
   const found: FoundEntry = { entry: got.value, storeKey: f.key.key, tier: got.tier };
-  let by = rt.writer.invalidatedLocally(f.key.url, got.value.meta.fillStartedAt) ?? purgedBy(got.value.meta, rt, f.key.key);
-  if (by instanceof Promise) by = await by;
-  if (by !== null) return { kind: "purged", found, by };
-  const state = entryState(got.value.meta, rt.now());
-  return state === "stale" ? { kind: "stale", found } : { kind: "hit", found, state };
+  const local = rt.writer.invalidatedLocally(f.key.url, got.value.meta.fillStartedAt);
+  if (local !== null) return { kind: "purged", found, by: local };
+  let verdict = purgeVerdict(got.value.meta, rt, f.key.key, defer);
+  if (verdict instanceof Promise) verdict = await verdict;
+  if (verdict.hard !== null) return { kind: "purged", found, by: verdict.hard };
+  // A soft purge makes the entry stale at once: revalidated before use, still servable on error.
+  const state = verdict.soft !== null ? "stale" : entryState(got.value.meta, rt.now());
+  return state === "stale" ? { kind: "stale", found, softPurgedBy: verdict.soft } : { kind: "hit", found, state };
 }

@@ -6,7 +6,7 @@
 import { type SharedFill, waitFor } from "../coalesce.ts";
 import type { Runtime } from "../runtime.ts";
 import type { FoundEntry } from "./lookup.ts";
-import { purgedBy } from "./purge-check.ts";
+import { purgeVerdict } from "./purge-check.ts";
 import type { RequestFacts } from "./recv.ts";
 
 /** A lead on a key: handed to the store phase with the fill, or released (waiters then fetch themselves). */
@@ -49,5 +49,7 @@ export async function miss(f: RequestFacts, rt: Runtime, coalesce: boolean): Pro
 }
 
 async function usable(shared: SharedFill, f: RequestFacts, rt: Runtime): Promise<boolean> {
-  return (await purgedBy(shared.entry.meta, rt, f.key.key)) === null;
+  // Not if a purge (hard or soft) landed after the leader's fill began.
+  const v = await purgeVerdict(shared.entry.meta, rt, f.key.key);
+  return v.hard === null && v.soft === null;
 }

@@ -8,7 +8,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
 import worker from "../../src/index.ts";
-import { MAX_PURGE_BODY_BYTES } from "../../src/purge.ts";
+import { MAX_PURGE_BODY_BYTES } from "../../src/purge/api.ts";
 import { originLog, script, send, SITE, testEnv, uniquePath, withConfig } from "../helpers.ts";
 
 const TOKEN = testEnv.PURGE_TOKEN;
