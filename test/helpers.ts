@@ -67,9 +67,9 @@ export function clockedWorker(config: Record<string, unknown> = {}, start = Date
     advance(seconds: number) {
       now += seconds * 1000;
     },
-    async send(path: string, init: RequestInit = {}): Promise<Sent> {
+    async send(path: string, init: RequestInit = {}, env: Partial<Env> = {}): Promise<Sent> {
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request(`${SITE}${path}`, init), testEnv, ctx);
+      const res = await app.fetch(new Request(`${SITE}${path}`, init), { ...testEnv, ...env }, ctx);
       const body = await res.text();
       await waitOnExecutionContext(ctx);
       return { res, body, status: res.status, header: (name) => res.headers.get(name) };
