@@ -1,6 +1,7 @@
 /**
- * Benchmark: edge-cache's HIT and MISS paths against baselines, its bundle size and its startup
- * time, in one invocation and one harness. Modules under scripts/bench/, one job each.
+ * Benchmark: edge-cache's HIT and MISS paths against baselines, its purge API, the KV operations
+ * it makes per request, its bundle size and its startup time, in one invocation and one harness.
+ * Modules under scripts/bench/, one job each.
  *
  *   npm run bench [-- --duration <s>] [--connections 1,32] [--targets ...] [--skip ...] [--profile] [--json]
  *
@@ -11,14 +12,20 @@
  *   miss       our worker, a unique query per request (every request is a real miss to the origin);
  *   proxy      a bare proxy worker: fetch the origin, return the response;
  *   proxy-put  the bare proxy plus tee and Cache API put in waitUntil (what storing costs in Miniflare);
- *   direct     the test origin itself, no worker.
+ *   direct     the test origin itself, no worker;
+ *   purge      our purge API (POST /__edge/purge) in two runs, a new tag per request and one tag for
+ *              all, each checked afterwards: every answered purge recorded by the coordinator and
+ *              published to KV (the journal, per-tag keys), with the time that took (purge-api.ts).
+ * Our worker runs under a bench-only wrapper that counts its KV operations (kv-counter.ts): KV
+ * reads and keys per request are reported for each of its runs (hit, miss, purge).
  * Bundle size (scripts/bench/build.ts): `wrangler deploy --dry-run`, raw and --minify, vs a bare Hono
  * worker. Startup (scripts/bench/startup.ts): module evaluation in fresh isolates vs bare Hono.
  * Then the targets: HIT/bare throughput >= 0.9, MISS/bare-proxy p50 <= 1.2, MISS/direct p50 <= 1.1,
+ * purge API p99 <= 50 ms, KV reads per hit ~ 0 (at most 1 per isolate per tagCheckMemoMs),
  * minified bundle <= 120 KiB, startup <= 1.5x bare Hono. Targets are reported, never asserted: the
  * exit status is non-zero only when something is actually wrong (a target does not answer, errors or
  * non-2xx during a run, a wrong X-Cache, the origin seeing a different number of requests than the
- * path under test implies, a build that fails).
+ * path under test implies, a purge answered but not recorded or not published, a build that fails).
  *
  * `--profile` instead profiles the HIT and MISS paths through workerd's inspector
  * (scripts/bench/profile-run.ts) and prints the top functions by self time.
@@ -40,10 +47,11 @@ import { type ProfileRun, runProfiles } from "./bench/profile-run.ts";
 import {
   bundleReport, loadRatios, loadTable, profileReport, type Ratio, ratioLine, startupReport, staticRatios,
 } from "./bench/report.ts";
+import { kvTable, purgeKvRatios, purgeTable, TAG_CHECK_MEMO_MS } from "./bench/report-purge.ts";
 import { runTarget, startFleet } from "./bench/scenarios.ts";
 import { measureStartup, type StartupResult } from "./bench/startup.ts";
 import { versions } from "./bench/versions.ts";
-import { bundleWorker, compatibilityDate } from "./bench/workers.ts";
+import { bundleWorker, compatibilityDate, edgeCacheSpec } from "./bench/workers.ts";
 
 const HIT_STORE = "Miniflare's Cache API simulator (a workerd Durable Object with SQLite metadata and on-disk blobs, "
   + "in a temporary directory), not Cloudflare's edge cache; absolute numbers are for this machine only.";
@@ -70,7 +78,9 @@ function printHeader(opts: Options, v: Record<string, string>): void {
     console.log(`edge-cache bench --profile: hit and miss, ${opts.connections.at(-1)} connections, `
       + `${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s profiled each`);
   } else {
-    const load = opts.sections.includes("load") ? opts.targets.length * opts.connections.length * per : 0;
+    // purge is two runs, then waits for the coordinator to publish (a few seconds).
+    const purge = opts.targets.includes("purge") ? 1 : 0;
+    const load = opts.sections.includes("load") ? ((opts.targets.length + purge) * per + purge * 4) * opts.connections.length : 0;
     const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
       + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
     console.log(`edge-cache bench: ${opts.sections.includes("load") ? `${opts.targets.join(", ")} at ${opts.connections.join(" and ")} `
@@ -113,11 +123,11 @@ async function loadPhase(opts: Options, f: Findings, origin: { url: string; clos
   const bundle = await bundleWorker();
   console.log(`origin: ${origin.url} (test/origin/server.ts, own process); worker: src/index.ts bundled with esbuild `
     + `(${(bundle.code.length / 1024).toFixed(0)} KiB, unminified), compatibility_date ${compatDate} (wrangler.toml)`);
-  const fleet = await startFleet(origin, opts.targets, { script: bundle.code, bindings: edgeCacheBindings(origin.url) }, compatDate, cleanups);
+  const fleet = await startFleet(origin, opts.targets, edgeCacheSpec(bundle, edgeCacheBindings(origin.url), compatDate), compatDate, cleanups);
   for (const connections of opts.connections) {
     for (const target of opts.targets) {
       progress(`${target} @${connections} connections`);
-      f.results.push(await runTarget(target, fleet, { duration: opts.duration, warmup: opts.warmup, connections }));
+      f.results.push(...await runTarget(target, fleet, { duration: opts.duration, warmup: opts.warmup, connections }));
     }
   }
 }
@@ -133,8 +143,17 @@ async function profilePhase(opts: Options, f: Findings, origin: { url: string; c
 function printLoad(f: Findings): void {
   if (!f.results.length) return;
   console.log("");
-  console.log(loadTable(f.results));
+  // Purge runs have their own table (with what the coordinator published); their notes are listed here.
+  console.log(loadTable(f.results.filter((m) => !m.purge)));
   for (const m of f.results) for (const n of m.notes) console.log(`  ${m.target} @${m.connections}: ${n}`);
+  if (f.results.some((m) => m.purge)) {
+    console.log("");
+    console.log(purgeTable(f.results));
+  }
+  if (f.results.some((m) => m.kv)) {
+    console.log("");
+    console.log(kvTable(f.results));
+  }
 }
 
 function printProfiles(runs: ProfileRun[]): void {
@@ -163,6 +182,7 @@ function printSummary(opts: Options, f: Findings): Ratio[] {
   }
   const ratios = [
     ...loadRatios(f.results, opts.connections),
+    ...purgeKvRatios(f.results, opts.connections),
     ...staticRatios(opts.sections.includes("bundle") ? f.builds.ours : undefined, f.builds.bareHono, f.startup),
   ];
   if (ratios.length) {
@@ -186,6 +206,8 @@ function printJson(opts: Options, v: Record<string, string>, f: Findings, ratios
     },
     versions: v,
     hitStore: "miniflare cache simulator (workerd Durable Object, SQLite + disk blobs)",
+    // results[].kv: our worker's KV operations over the measured run; results[].purge: what the coordinator recorded and published.
+    kvCounting: { by: "bench wrapper around the worker's env.TAGS (the coordinator's own writes not counted)", tagCheckMemoMs: TAG_CHECK_MEMO_MS, isolates: 1 },
     results: f.results,
     ratios,
     bundle: Object.fromEntries(Object.entries(f.builds).map(([k, b]) => [k, { label: b.label, ...b.size }])),

@@ -22,12 +22,14 @@ export interface BenchBindings {
   durableObjects: Record<string, string>;
 }
 
-/** The token the bench sets as PURGE_TOKEN (long enough for validateSecrets; purge is not measured). */
+/** The token the bench sets as PURGE_TOKEN (long enough for validateSecrets); the purge target sends it. */
 export const BENCH_PURGE_TOKEN = "bench-purge-token-0123456789abcdef";
 
 /**
- * Our worker's bindings. The one place to add one: e.g. `durableObjects: { PURGE_COORDINATOR:
- * "PurgeCoordinator", ORIGIN_SHIELD: "OriginShield" }`, `r2Buckets: ["BODIES"]`.
+ * Our worker's bindings, as wrangler.toml gives them: the TAGS KV namespace (the purge journal and
+ * per-tag keys) and the PURGES Durable Object namespace (class PurgeCoordinator, SQLite-backed,
+ * exported by the bundle and re-exported by the bench's wrapper). The one place to add one:
+ * e.g. `r2Buckets: ["BODIES"]`.
  */
 export function edgeCacheBindings(originUrl: string): BenchBindings {
   return {
@@ -41,7 +43,7 @@ export function edgeCacheBindings(originUrl: string): BenchBindings {
     },
     kvNamespaces: ["TAGS"],
     r2Buckets: [],
-    durableObjects: {},
+    durableObjects: { PURGES: "PurgeCoordinator" },
   };
 }
 

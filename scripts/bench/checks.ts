@@ -93,3 +93,25 @@ export function checkRun(m: Measured): void {
   expect(m.errors === 0 && m.non2xx === 0,
     `${m.target} @${m.connections}: ${m.errors} errors (${m.timeouts} timeouts) and ${m.non2xx} non-2xx responses during the run`);
 }
+
+/** One purge of `tag` with `token` is answered 200 in Cloudflare's envelope, with `result.purged_at`. */
+export async function expectPurgeAccepted(workerUrl: string, path: string, token: string, tag: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(workerUrl + path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ tags: [tag] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (e) {
+    throw new BenchError(`${workerUrl}${path} did not answer: ${(e as Error).message}`);
+  }
+  const body = await res.text();
+  let parsed: { success?: boolean; result?: { purged_at?: string } } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch { /* reported below */ }
+  expect(res.status === 200 && parsed.success === true && typeof parsed.result?.purged_at === "string",
+    `purge API: expected 200 {"success":true,"result":{"purged_at":...}}, got ${res.status}: ${body.slice(0, 200)}`);
+}

@@ -5,6 +5,8 @@
  */
 import autocannon from "autocannon";
 import { percentile } from "./common.ts";
+import type { KvPerRequest } from "./kv-counter.ts";
+import type { PurgeFindings } from "./purge-verify.ts";
 
 /** autocannon replaces "[<id>]" with a unique, URL-safe id in every request (idReplacement). */
 export const UNIQUE = "[<id>]";
@@ -26,6 +28,10 @@ export interface Measured {
   timeouts: number;
   non2xx: number;
   notes: string[];
+  /** KV operations the worker made during the measured run (our worker's targets only). */
+  kv?: KvPerRequest;
+  /** What the coordinator recorded and published (purge targets only). */
+  purge?: PurgeFindings;
 }
 
 interface LoadResult {
@@ -35,13 +41,23 @@ interface LoadResult {
   errors: number;
   timeouts: number;
   non2xx: number;
+  /** Epoch ms of the last 2xx response (NaN: none). */
+  lastResponseAt: number;
 }
 
-/** One autocannon run against `url` (`unique`: "[<id>]" in it is replaced per request). */
-export function load(url: string, seconds: number, connections: number, unique: boolean): Promise<LoadResult> {
+/** A request other than a plain GET: method, headers, body ("[<id>]" in the body is replaced too). */
+export interface RequestShape {
+  method: "POST" | "PUT" | "DELETE";
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One autocannon run against `url` (`unique`: "[<id>]" in it, and in a body, is replaced per request). */
+export function load(url: string, seconds: number, connections: number, unique: boolean, request?: RequestShape): Promise<LoadResult> {
   return new Promise((done, fail) => {
     let lat = new Float64Array(1 << 16);
     let n = 0;
+    let lastResponseAt = Number.NaN;
     const instance = autocannon({
       url,
       connections,
@@ -49,6 +65,7 @@ export function load(url: string, seconds: number, connections: number, unique: 
       pipelining: 1,
       timeout: 10,
       idReplacement: unique,
+      ...request,
     }, (err: unknown, result: autocannon.Result) => {
       if (err) return fail(err instanceof Error ? err : new Error(String(err)));
       done({
@@ -58,11 +75,13 @@ export function load(url: string, seconds: number, connections: number, unique: 
         errors: result.errors,
         timeouts: result.timeouts,
         non2xx: result.non2xx,
+        lastResponseAt,
       });
     });
     // The tracker emits (client, statusCode, bytes, ms) for every response; @types/autocannon omits `client`.
     (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status < 200 || status > 299) return;
+      lastResponseAt = Date.now();
       if (n === lat.length) {
         const bigger = new Float64Array(lat.length * 2);
         bigger.set(lat);
@@ -82,7 +101,11 @@ export interface LoadSettings {
   hooks?: { before(): Promise<void>; after(): Promise<void> };
 }
 
-/** What to drive: `path` is measured, `warmPath` (a different URL space) is driven unmeasured first. */
+/**
+ * What to drive: `path` is measured, `warmPath` (a different URL space) is driven unmeasured first.
+ * With `request`, each request is that (a POST with a body, say), and `warmBody` replaces its body
+ * during the warm-up.
+ */
 export interface LoadTarget {
   target: string;
   description: string;
@@ -90,16 +113,24 @@ export interface LoadTarget {
   path: string;
   warmPath: string;
   unique: boolean;
+  request?: RequestShape & { warmBody: string };
 }
 
 /** Warm up, then measure one target; returns throughput and latency percentiles (ms). */
 export async function measure(s: LoadSettings, t: LoadTarget): Promise<Measured> {
-  if (s.warmup > 0) await load(t.base + t.warmPath, s.warmup, s.connections, t.unique);
+  return (await measureRun(s, t)).measured;
+}
+
+/** `measure`, plus the epoch ms of the run's last 2xx response (NaN: none). */
+export async function measureRun(s: LoadSettings, t: LoadTarget): Promise<{ measured: Measured; lastResponseAt: number }> {
+  const shape = (body?: string): RequestShape | undefined =>
+    t.request && { method: t.request.method, headers: t.request.headers, body: body ?? t.request.body };
+  if (s.warmup > 0) await load(t.base + t.warmPath, s.warmup, s.connections, t.unique, shape(t.request?.warmBody));
   await s.hooks?.before();
-  const r = await load(t.base + t.path, s.duration, s.connections, t.unique);
+  const r = await load(t.base + t.path, s.duration, s.connections, t.unique, shape());
   await s.hooks?.after();
   const sorted = r.latencies.slice().sort();
-  return {
+  const measured: Measured = {
     target: t.target, description: t.description, connections: s.connections, url: t.base + t.path,
     requests: r.completed,
     seconds: r.seconds,
@@ -113,4 +144,5 @@ export async function measure(s: LoadSettings, t: LoadTarget): Promise<Measured>
     non2xx: r.non2xx,
     notes: [],
   };
+  return { measured, lastResponseAt: r.lastResponseAt };
 }

@@ -20,12 +20,12 @@ import {
 import { type Fleet, HIT_PATH, runTarget } from "./scenarios.ts";
 import { type SourceResolver, sourceResolver } from "./sourcemap.ts";
 import { startupOptions } from "./startup.ts";
-import { startWorker, type WorkerBundle } from "./workers.ts";
+import { EDGE_CACHE_WORKER, edgeCacheSpec, startWorker, type WorkerBundle } from "./workers.ts";
 
 export const PROFILE_DIR = join(ROOT, ".prof");
 const SAMPLING_INTERVAL_US = 100;
 const TOP = 15;
-const WORKER_NAME = "edge-cache";
+const WORKER_NAME = EDGE_CACHE_WORKER;
 
 export interface ProfileRun {
   target: "hit" | "miss" | "startup";
@@ -52,7 +52,7 @@ export async function runProfiles(
   compatDate: string, origin: OriginProcess, cleanups: (() => Promise<void>)[],
 ): Promise<ProfileRun[]> {
   if (typeof WebSocket === "undefined") throw new BenchError("--profile needs Node 22's global WebSocket: run it with `npm run bench`, which uses the project's Node");
-  const worker = await startWorker({ name: WORKER_NAME, script: bundle.code, moduleName: bundle.name, bindings, compatDate, inspector: true });
+  const worker = await startWorker(edgeCacheSpec(bundle, bindings, compatDate, true));
   cleanups.push(() => worker.dispose());
   const fleet: Fleet = { origin, ours: worker };
   await expectHealthy(worker.url);
@@ -65,7 +65,7 @@ export async function runProfiles(
   const runs: ProfileRun[] = [];
   for (const target of ["hit", "miss"] as const) {
     let profiles: Awaited<ReturnType<typeof stopProfiling>> = [];
-    const measured = await runTarget(target, fleet, {
+    const [measured] = await runTarget(target, fleet, {
       ...opts,
       hooks: { before: () => startProfiling(all, SAMPLING_INTERVAL_US), after: async () => void (profiles = await stopProfiling(all)) },
     });

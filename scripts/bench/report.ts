@@ -39,6 +39,8 @@ export interface Ratio {
   detail?: string;
   target?: { op: ">=" | "<="; value: number };
   pass?: boolean;
+  /** Decimals printed for the value and the target (default 1 with a unit, else 3). */
+  digits?: number;
 }
 
 export function ratio(name: string, value: number, target?: Ratio["target"], extra: Partial<Ratio> = {}): Ratio {
@@ -89,12 +91,13 @@ export function staticRatios(ours?: DeployBuild, hono?: DeployBuild, startup?: S
 
 export function ratioLine(r: Ratio): string {
   const conns = r.connections === undefined ? "" : `@${r.connections}`;
-  const value = `${fmt(r.value, r.unit ? 1 : 3)}${r.unit ? ` ${r.unit}` : ""}`;
+  const digits = r.digits ?? (r.unit ? 1 : 3);
+  const value = `${fmt(r.value, digits)}${r.unit ? ` ${r.unit}` : ""}`;
   const head = `${r.name.padEnd(42)} ${conns.padStart(4)} ${value.padStart(10)}`;
   const detail = r.detail ? `   (${r.detail})` : "";
   if (!r.target) return `${head}   ${detail ? "informational".padEnd(32) : "informational"}${detail}`;
   const verdict = r.pass === undefined ? "-" : r.pass ? "PASS" : "MISS-TARGET";
-  const target = `target ${r.target.op} ${r.target.value}${r.unit ? ` ${r.unit}` : ""}`;
+  const target = `target ${r.target.op} ${r.digits === undefined ? r.target.value : fmt(r.target.value, r.digits)}${r.unit ? ` ${r.unit}` : ""}`;
   return `${head}   ${target.padEnd(19)} ${detail ? verdict.padEnd(12) : verdict}${detail}`;
 }
 

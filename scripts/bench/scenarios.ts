@@ -1,19 +1,23 @@
 /**
  * The measured targets, each with its correctness checks. Run in this order at each connection
  * count, so the two sides of every ratio are measured next to each other in time (the machine's
- * other work drifts): hit, bare, miss, proxy, proxy-put, direct.
+ * other work drifts): hit, bare, miss, proxy, proxy-put, direct, then purge (two runs, see
+ * purge-api.ts; last, so that the coordinator's publishing never overlaps another target: each
+ * purge run waits until everything is published). Our worker's runs also count its KV operations.
  */
 import { PROXY_PUT_WORKER, PROXY_WORKER, BARE_WORKER } from "./baselines.ts";
-import { type BenchBindings, varsOnly } from "./bindings.ts";
+import { varsOnly } from "./bindings.ts";
 import {
   checkRun, expectHealthy, expectHit, expectMissSample, expectProxied, originCount, primeHit, probe,
 } from "./checks.ts";
 import { BenchError, expect } from "./common.ts";
+import { countingKv } from "./kv-counter.ts";
 import { type LoadSettings, type Measured, measure, UNIQUE } from "./load.ts";
 import type { OriginProcess } from "./origin.ts";
-import { type RunningWorker, startWorker } from "./workers.ts";
+import { PURGE_DESCRIPTIONS, runPurges } from "./purge-api.ts";
+import { type RunningWorker, startWorker, type WorkerSpec } from "./workers.ts";
 
-export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct"] as const;
+export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct", "purge"] as const;
 export type Target = (typeof TARGETS)[number];
 
 export const HIT_PATH = "/t/bench/hit";
@@ -30,6 +34,7 @@ export const DESCRIPTIONS: Record<Target, string> = {
   proxy: "bare proxy worker: fetch the origin, return its response",
   "proxy-put": "bare proxy + tee + Cache API put in waitUntil (Miniflare's simulator)",
   direct: "the test origin itself, no worker, a unique query per request",
+  purge: `${PURGE_DESCRIPTIONS.purge}; then purge-1tag: ${PURGE_DESCRIPTIONS["purge-1tag"]}`,
 };
 
 /** The running pieces the targets need (a worker is absent when no selected target uses it). */
@@ -41,26 +46,29 @@ export interface Fleet {
   proxyPut?: RunningWorker;
 }
 
-/** Start the workers the selected targets need; each is pushed to `cleanups` as soon as it runs. */
+/**
+ * Start the workers the selected targets need; each is pushed to `cleanups` as soon as it runs.
+ * `ours`: our worker's spec (workers.ts edgeCacheSpec: the bundle under the KV-counting wrapper).
+ */
 export async function startFleet(
-  origin: OriginProcess, targets: readonly Target[], ours: { script: string; bindings: BenchBindings }, compatDate: string,
-  cleanups: (() => Promise<void>)[],
+  origin: OriginProcess, targets: readonly Target[], ours: WorkerSpec, compatDate: string, cleanups: (() => Promise<void>)[],
 ): Promise<Fleet> {
   const fleet: Fleet = { origin };
   const want = (...t: Target[]) => t.some((x) => targets.includes(x));
-  const start = async (name: string, script: string, bindings: BenchBindings) => {
-    const w = await startWorker({ name, script, bindings, compatDate });
+  const start = async (spec: WorkerSpec) => {
+    const w = await startWorker(spec);
     cleanups.push(() => w.dispose());
     return w;
   };
-  if (want("hit", "miss")) {
-    fleet.ours = await start("edge-cache", ours.script, ours.bindings);
+  if (want("hit", "miss", "purge")) {
+    fleet.ours = await start(ours);
     await expectHealthy(fleet.ours.url);
     if (want("hit")) await primeHit(fleet.ours.url, HIT_PATH);
   }
-  if (want("bare")) fleet.bare = await start("bare", BARE_WORKER, varsOnly({}));
-  if (want("proxy")) fleet.proxy = await start("bare-proxy", PROXY_WORKER, varsOnly({ ORIGIN_URL: origin.url }));
-  if (want("proxy-put")) fleet.proxyPut = await start("proxy-put", PROXY_PUT_WORKER, varsOnly({ ORIGIN_URL: origin.url }));
+  const baseline = (name: string, script: string, vars: Record<string, string>) => start({ name, script, bindings: varsOnly(vars), compatDate });
+  if (want("bare")) fleet.bare = await baseline("bare", BARE_WORKER, {});
+  if (want("proxy")) fleet.proxy = await baseline("bare-proxy", PROXY_WORKER, { ORIGIN_URL: origin.url });
+  if (want("proxy-put")) fleet.proxyPut = await baseline("proxy-put", PROXY_PUT_WORKER, { ORIGIN_URL: origin.url });
   return fleet;
 }
 
@@ -69,22 +77,25 @@ function need(w: RunningWorker | undefined, target: string): RunningWorker {
   return w;
 }
 
-/** Measure one target at one connection count, with its checks. */
-export async function runTarget(target: Target, fleet: Fleet, s: LoadSettings): Promise<Measured> {
+/** Measure one target at one connection count, with its checks (purge: two runs). */
+export async function runTarget(target: Target, fleet: Fleet, s: LoadSettings): Promise<Measured[]> {
   switch (target) {
-    case "hit": return runHit(need(fleet.ours, target), fleet.origin, s);
-    case "miss": return runMiss(need(fleet.ours, target), fleet.origin, s);
-    case "bare": return runBare(need(fleet.bare, target), s);
-    case "proxy": return runProxy(target, need(fleet.proxy, target), fleet.origin, PROXY_PATH, s);
-    case "proxy-put": return runProxy(target, need(fleet.proxyPut, target), fleet.origin, PROXY_PUT_PATH, s);
-    case "direct": return runDirect(fleet.origin, s);
+    case "hit": return [await runHit(need(fleet.ours, target), fleet.origin, s)];
+    case "miss": return [await runMiss(need(fleet.ours, target), fleet.origin, s)];
+    case "bare": return [await runBare(need(fleet.bare, target), s)];
+    case "proxy": return [await runProxy(target, need(fleet.proxy, target), fleet.origin, PROXY_PATH, s)];
+    case "proxy-put": return [await runProxy(target, need(fleet.proxyPut, target), fleet.origin, PROXY_PUT_PATH, s)];
+    case "direct": return [await runDirect(fleet.origin, s)];
+    case "purge": return runPurges(need(fleet.ours, target), s);
   }
 }
 
 async function runHit(ours: RunningWorker, origin: OriginProcess, s: LoadSettings): Promise<Measured> {
   await expectHit(ours.url, HIT_PATH, "before");
   const before = await originCount(origin.url, HIT_PATH);
-  const m = await measure(s, { target: "hit", description: DESCRIPTIONS.hit, base: ours.url, path: HIT_PATH, warmPath: HIT_PATH, unique: false });
+  const kv = countingKv(ours.url, s);
+  const m = await measure(kv.settings, { target: "hit", description: DESCRIPTIONS.hit, base: ours.url, path: HIT_PATH, warmPath: HIT_PATH, unique: false });
+  m.kv = kv.result(m.requests, m.seconds);
   await expectHit(ours.url, HIT_PATH, "after");
   // Between the two counter reads (the second is one request itself) the origin must have seen nothing.
   const seen = (await originCount(origin.url, HIT_PATH)) - before - 1;
@@ -108,9 +119,11 @@ async function expectOriginSawAll(m: Measured, origin: OriginProcess, path: stri
 async function runMiss(ours: RunningWorker, origin: OriginProcess, s: LoadSettings): Promise<Measured> {
   const before = await originCount(origin.url, MISS_PATH);
   await expectMissSample(ours.url, MISS_PATH, `before-${s.connections}`);
-  const m = await measure(s, {
+  const kv = countingKv(ours.url, s);
+  const m = await measure(kv.settings, {
     target: "miss", description: DESCRIPTIONS.miss, base: ours.url, path: `${MISS_PATH}?u=${UNIQUE}`, warmPath: `${MISS_PATH}-warm?u=${UNIQUE}`, unique: true,
   });
+  m.kv = kv.result(m.requests, m.seconds);
   await expectMissSample(ours.url, MISS_PATH, `after-${s.connections}`);
   const seen = await expectOriginSawAll(m, origin, MISS_PATH, before, 2);
   m.notes.push(`X-Cache: MISS checked on samples before and after; the origin saw ${seen} requests for ${m.requests} responses`);

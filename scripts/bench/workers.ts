@@ -7,8 +7,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import { Miniflare, type MiniflareOptions } from "miniflare";
-import { type BenchBindings, miniflareBindings } from "./bindings.ts";
+import { type BenchBindings, durableObjectClasses, miniflareBindings } from "./bindings.ts";
 import { BenchError, ROOT } from "./common.ts";
+import { KV_WRAPPER_MODULE, kvCounterWrapper } from "./kv-counter.ts";
+
+/** Our worker's name in Miniflare (and its inspector target, core:user:<name>). */
+export const EDGE_CACHE_WORKER = "edge-cache";
 
 /** The bench's bundle of src/index.ts: the code Miniflare runs and the map the profile reads. */
 export interface WorkerBundle {
@@ -56,10 +60,41 @@ export interface WorkerSpec {
   /** The main module's source (named `moduleName`, default "index.js"). */
   script: string;
   moduleName?: string;
+  /** Further ES modules the main one imports, by name (e.g. the bundle under a bench wrapper). */
+  modules?: Record<string, string>;
   bindings: BenchBindings;
   compatDate: string;
   /** Open workerd's inspector on a free port (for the CPU profile). */
   inspector?: boolean;
+  /** Where the worker's console lines go (default: Miniflare's, to this process's stdout/stderr). */
+  logs?: LogTap;
+}
+
+/**
+ * The worker's console lines, with chosen events counted and kept out of the output (the purge
+ * API logs one info line per purge: thousands a run). Everything else is printed as Miniflare would.
+ */
+export interface LogTap {
+  handle(log: { level: string; message: string }): void;
+  /** Lines of `"event":"<event>"` seen so far (only for the events the tap was made to count). */
+  count(event: string): number;
+}
+
+/** A LogTap that counts and swallows the info lines of `events` (JSON lines with that "event"). */
+export function logTap(events: string[]): LogTap {
+  const counts = new Map(events.map((e) => [e, 0]));
+  const markers = events.map((e) => [e, `"event":${JSON.stringify(e)}`] as const);
+  return {
+    handle({ level, message }) {
+      if (level !== "error" && level !== "warn") {
+        const hit = markers.find(([, m]) => message.includes(m));
+        if (hit) return void counts.set(hit[0], (counts.get(hit[0]) ?? 0) + 1);
+      }
+      if (level === "error" || level === "warn") console.error(message);
+      else console.log(message);
+    },
+    count: (event) => counts.get(event) ?? 0,
+  };
 }
 
 /** Miniflare options shared by every worker the bench starts (quiet, no dev registry, no telemetry). */
@@ -73,14 +108,18 @@ export const QUIET: Pick<MiniflareOptions, "enableDevRegistry" | "logRequests" |
 export function workerOptions(spec: WorkerSpec): MiniflareOptions {
   const moduleName = spec.moduleName ?? "index.js";
   const { env, exports } = miniflareBindings(spec.bindings, spec.name);
+  const modules: Record<string, { type: "esm"; contents: string }> = {};
+  for (const [name, contents] of Object.entries(spec.modules ?? {})) modules[name] = { type: "esm", contents };
+  modules[moduleName] = { type: "esm", contents: spec.script };
   return {
     ...QUIET,
     ...(spec.inspector ? { inspectorPort: 0 } : {}),
+    ...(spec.logs ? { handleStructuredLogs: spec.logs.handle } : {}),
     workers: [{
       config: {
         name: spec.name,
         compatibilityDate: spec.compatDate,
-        manifest: { mainModule: moduleName, modules: { [moduleName]: { type: "esm", contents: spec.script } } },
+        manifest: { mainModule: moduleName, modules },
         env,
         exports,
       },
@@ -92,6 +131,8 @@ export interface RunningWorker {
   name: string;
   url: string;
   mf: Miniflare;
+  /** The worker's console lines, when started with a tap. */
+  logs?: LogTap;
   dispose(): Promise<void>;
 }
 
@@ -100,9 +141,26 @@ export async function startWorker(spec: WorkerSpec): Promise<RunningWorker> {
   const mf = new Miniflare(workerOptions(spec));
   try {
     const url = await mf.ready;
-    return { name: spec.name, url: url.origin, mf, dispose: () => mf.dispose() };
+    return { name: spec.name, url: url.origin, mf, ...(spec.logs ? { logs: spec.logs } : {}), dispose: () => mf.dispose() };
   } catch (e) {
     await mf.dispose().catch(() => {});
     throw new BenchError(`worker ${spec.name} did not start: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Our worker as the load runs and the profile start it: the bundle under the bench's KV-counting
+ * wrapper (kv-counter.ts), which re-exports the bundle's Durable Object classes.
+ */
+export function edgeCacheSpec(bundle: WorkerBundle, bindings: BenchBindings, compatDate: string, inspector = false): WorkerSpec {
+  return {
+    logs: logTap(["purge"]),
+    name: EDGE_CACHE_WORKER,
+    script: kvCounterWrapper(bundle.name, durableObjectClasses(bindings), bindings.kvNamespaces),
+    moduleName: KV_WRAPPER_MODULE,
+    modules: { [bundle.name]: bundle.code },
+    bindings,
+    compatDate,
+    inspector,
+  };
 }
