@@ -78,9 +78,9 @@ function printHeader(opts: Options, v: Record<string, string>): void {
     console.log(`edge-cache bench --profile: hit and miss, ${opts.connections.at(-1)} connections, `
       + `${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s profiled each`);
   } else {
-    // purge is two runs, then waits for the coordinator to publish (a few seconds).
+    // purge is two runs, each waiting for the coordinator to publish before and after (a few seconds).
     const purge = opts.targets.includes("purge") ? 1 : 0;
-    const load = opts.sections.includes("load") ? ((opts.targets.length + purge) * per + purge * 4) * opts.connections.length : 0;
+    const load = opts.sections.includes("load") ? ((opts.targets.length + purge) * per + purge * 8) * opts.connections.length : 0;
     const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
       + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
     console.log(`edge-cache bench: ${opts.sections.includes("load") ? `${opts.targets.join(", ")} at ${opts.connections.join(" and ")} `

@@ -116,6 +116,16 @@ export async function waitPublished(status: () => Promise<CoordinatorStatus>, kv
   }
 }
 
+/**
+ * Wait until the coordinator has published everything recorded so far (e.g. the warm-up's purges,
+ * so that the measured run starts with nothing queued); how long that took, ms.
+ */
+export async function waitIdle(mf: Miniflare, workerName: string, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  await waitPublished(await coordinatorStatus(mf, workerName), await mf.getKVNamespace("TAGS", workerName), t0, timeoutMs);
+  return Date.now() - t0;
+}
+
 /** Up to `n` items spread evenly over `items`. */
 function spread<T>(items: T[], n: number): T[] {
   if (items.length <= n) return items;
