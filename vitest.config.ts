@@ -12,7 +12,11 @@ export default defineConfig({
       miniflare: {
         compatibilityDate: "2026-10-20",
         kvNamespaces: ["TAGS"],
-        durableObjects: { PURGES: { className: "PurgeCoordinator", useSQLite: true } },
+        durableObjects: {
+          PURGES: { className: "PurgeCoordinator", useSQLite: true },
+          SHIELD: { className: "OriginShield", useSQLite: true },
+        },
+        r2Buckets: ["SHIELD_BUCKET"],
         bindings: {
           ORIGIN_URL: inject("originUrl"),
           CACHE_VERSION: "test",

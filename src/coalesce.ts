@@ -61,10 +61,13 @@ export function createCoalescer(maxAgeMs: number, now: () => number, maxKeys = M
   };
 }
 
-/** Wait for a pending fill at most `ms`; null on timeout. */
-export async function waitFor(pending: Promise<SharedFill | null>, ms: number): Promise<SharedFill | null> {
+/** What `waitFor` returns when the wait ran out. */
+export const TIMED_OUT = Symbol("timed out");
+
+/** Wait for a promise at most `ms`; TIMED_OUT when it has not settled by then. */
+export async function waitFor<T>(pending: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); });
+  const timeout = new Promise<typeof TIMED_OUT>((r) => { timer = setTimeout(() => r(TIMED_OUT), ms); });
   try {
     return await Promise.race([pending, timeout]);
   } finally {

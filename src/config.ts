@@ -90,6 +90,18 @@ const ruleSchema = lazy(() => z.strictObject({
 
 export type Rule = Readonly<z.output<ReturnType<typeof ruleSchema>>>;
 
+/** Durable Object location hints (durable-objects/reference/data-location). */
+export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
+
+const shieldSchema = () => z.strictObject({
+  /** Misses ask the shield (the SHIELD Durable Object binding must exist) instead of the origin. */
+  enabled: withDefault(z.boolean(), true),
+  /** Where new shield objects are placed: the region nearest the origin. Absent: near the first request for a key. */
+  locationHint: z.optional(z.enum(LOCATION_HINTS)),
+  /** A shield that has not answered in this long (ms) is bypassed for the request (default: originTimeoutMs + 1000). */
+  timeoutMs: z.optional(int(100, 130_000)),
+});
+
 const securityHeadersSchema = () => z.strictObject({
   contentTypeOptions: withDefault(z.boolean(), false),
   frameOptions: z.optional(z.enum(["DENY", "SAMEORIGIN"])),
@@ -122,6 +134,14 @@ const FIELDS = {
   staleWhileRevalidate: field(() => int(0, 86400), 0),
   /** Let clients' `Cache-Control: no-cache` / `Pragma: no-cache` skip the cached copy (off: a DoS lever). */
   honorClientNoCache: field(() => z.boolean(), false),
+  /**
+   * With a usable stale copy (within stale-if-error, not must-revalidate), serve it if the origin has
+   * not answered within this long (ms) and let the fetch finish in the background; 0 serves stale at
+   * once. An origin in its cool-down is not waited for at all.
+   */
+  staleWaitMs: field(() => int(0, 120_000), 1000),
+  /** The origin shield: one origin fetch per key for all locations (README, "Origin shield"). Off by default. */
+  shield: field(shieldSchema, { enabled: false }),
   /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
   originTimeoutMs: field(() => int(100, 120_000), 15_000),
   /** Part of every key: bump it on deploy to start from an empty cache. */
@@ -248,6 +268,8 @@ interface Derived {
   /** Lower-cased: response headers tags are read from; request headers bypassed requests never forward. */
   tagHeaderNames: readonly string[];
   stripHeaderNames: readonly string[];
+  /** The options as given (JSON): what a shield object parses to run with the same configuration. */
+  source: string;
 }
 
 /** The compiled configuration: every option plus derived values, deeply frozen. */
@@ -268,7 +290,7 @@ export function parseConfig(vars: ConfigVars): Config {
   if (vars.ORIGIN_URL) merged.originUrl = vars.ORIGIN_URL;
   if (vars.CACHE_VERSION) merged.cacheVersion = vars.CACHE_VERSION;
   if (vars.CF_ZONE_ID) merged.zoneId = vars.CF_ZONE_ID;
-  return compile(validate(merged));
+  return compile(validate(merged), JSON.stringify(merged));
 }
 
 function readEdgeConfig(raw: unknown): Record<string, unknown> {
@@ -285,7 +307,7 @@ function readEdgeConfig(raw: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function compile(parsed: Parsed): Config {
+function compile(parsed: Parsed, source: string): Config {
   const origins = parsed.origins.length ? parsed.origins : parsed.originUrl.split(",").map((u) => u.trim()).filter(Boolean);
   origins.forEach(checkOrigin);
   const rules = effectiveRules(parsed.rules, parsed.replaceRules);
@@ -312,6 +334,7 @@ function compile(parsed: Parsed): Config {
     },
     tagHeaderNames: lower(parsed.tagHeaders),
     stripHeaderNames: lower([...parsed.stripRequestHeaders, ...parsed.extraStripRequestHeaders]),
+    source,
   };
   return deepFreeze(config);
 }

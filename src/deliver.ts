@@ -128,8 +128,11 @@ const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
 /** The per-response headers: X-Cache, our Cache-Status member, Age, Warning, Date. */
 function responseHeaders(d: Delivery, hasDate: boolean, upstream: string | null = null): [string, string][] {
   // RFC 9211 §2: each cache appends its member; upstream members (closer to the origin) stay first.
-  const ours = formatCacheStatus(d.cacheStatus);
-  const out: [string, string][] = [["x-cache", d.cacheStatus.xCache], ["cache-status", upstream ? `${upstream}, ${ours}` : ours]];
+  const s = d.cacheStatus;
+  let ours = formatCacheStatus(s);
+  if (s.upstream) ours = `${s.upstream.member}, ${ours}`;
+  // X-Cache lists the shield's first, like Fastly's shielding ("HIT, MISS": the shield had it).
+  const out: [string, string][] = [["x-cache", s.upstream ? `${s.upstream.xCache}, ${s.xCache}` : s.xCache], ["cache-status", upstream ? `${upstream}, ${ours}` : ours]];
   if (d.age !== undefined) out.push(["age", String(Math.max(0, Math.floor(d.age)))]);
   if (d.warning) out.push(["warning", d.warning]);
   // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one.

@@ -37,6 +37,7 @@ appFor(moduleEnv as Env);
 
 // Durable Object classes must be exported by the main module.
 export { PurgeCoordinator } from "./purge/coordinator.ts";
+export { OriginShield } from "./shield/object.ts";
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {

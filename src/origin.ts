@@ -117,6 +117,8 @@ export interface OriginClient {
   fetch(req: OriginRequest, extraHeaders?: Record<string, string>): Promise<OriginResult>;
   /** Health as seen by this isolate (for explain / logs). */
   health(): Record<string, { down: boolean; failures: number }>;
+  /** Every origin is in its cool-down: known unhealthy, not worth waiting for when something stale can answer. */
+  allDown(): boolean;
 }
 
 export function createOriginClient(target: OriginTarget, timeoutMs: number, cooldownMs: number, now: () => number): OriginClient {
@@ -185,6 +187,10 @@ export function createOriginClient(target: OriginTarget, timeoutMs: number, cool
         last = result;
       }
       return last!;
+    },
+    allDown() {
+      const t = now();
+      return bases.every((b) => state.get(b)!.downUntil > t);
     },
     health() {
       const t = now();

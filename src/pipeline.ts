@@ -14,16 +14,15 @@
  */
 import { deliver, type Delivery, type DeliveryStep, synthetic } from "./deliver.ts";
 import type { CacheStatus } from "./http/cache-status.ts";
-import { backendResponse, fetchOrigin } from "./phases/fetch.ts";
+import { forward as forwardTo, withSmallBodyRead } from "./phases/forward.ts";
 import { type FoundEntry, lookup } from "./phases/lookup.ts";
-import { miss } from "./phases/miss.ts";
 import { pass } from "./phases/pass.ts";
 import { recv, type RequestFacts, type SkipCondition } from "./phases/recv.ts";
 import { refreshInBackground } from "./phases/refresh.ts";
 import { storeAndAnswer, storedDelivery } from "./phases/store.ts";
 import { headersTooLarge as tooLargeHeaders, type TooLarge } from "./policy.ts";
 import { type Invocation, type Runtime, unreachable } from "./runtime.ts";
-import { BUFFER_LIMIT, bodyBytes, discard, ttlLeft } from "./store/entries.ts";
+import { discard, ttlLeft } from "./store/entries.ts";
 
 export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
 
@@ -38,6 +37,8 @@ interface Forward {
   stale: FoundEntry | null;
   storeUsable: boolean;
   coalesce: boolean;
+  /** The shield must not answer with a copy filled before this (a forced refresh: now). */
+  notBefore: number;
 }
 
 async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<Delivery> {
@@ -48,12 +49,12 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
     inv.trace.rule = f.rule?.name ?? "-";
     inv.trace.key = f.key.key;
   }
-  const forward = { stale: null, storeUsable: true, coalesce: true };
+  const forward = { stale: null, storeUsable: true, coalesce: true, notBefore: 0 };
   switch (received.kind) {
     case "pass":
       return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, received.condition, rt, inv);
     case "refresh":
-      return toOrigin(f, { ...forward, status: skipStatus(received.condition), coalesce: false }, rt, inv);
+      return toOrigin(f, { ...forward, status: skipStatus(received.condition), coalesce: false, notBefore: rt.now() }, rt, inv);
     case "lookup":
       break;
     default:
@@ -68,9 +69,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
       if (looked.state === "fresh") return storedDelivery(found, status, { facts: f, rt });
       // Served and refreshed: a small body is read once for both; a large one streams to this client
       // and the refresh reads the entry again if the origin says 304.
-      const e = found.entry;
-      const small = e.body === null || e.body instanceof Uint8Array || (e.size >= 0 && e.size <= BUFFER_LIMIT);
-      const held = small ? { ...found, entry: { ...e, body: await bodyBytes(e) } } : found;
+      const held = await withSmallBodyRead(found);
       refreshInBackground(f, held, rt, inv);
       return storedDelivery(held, { ...status, detail: "stale-while-revalidate" }, { facts: f, rt });
     }
@@ -90,21 +89,30 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
   }
 }
 
-/** Coalesce or lead, fetch, judge, store, answer. */
+/** Coalesce or lead, fetch, judge, store, answer (or answer stale when the origin is slow or down). */
 async function toOrigin(f: RequestFacts, w: Forward, rt: Runtime, inv: Invocation): Promise<Delivery> {
   const big = headersTooLarge(f.request, rt.config.maxHeaderBytes);
   if (big) return big;
-  const m = await miss(f, rt, w.coalesce);
-  if (m.kind === "coalesced") {
-    await discard(w.stale?.entry);
-    return storedDelivery(m.found, { ...w.status, detail: "coalesced" }, { facts: f, rt });
-  }
-  try {
-    const outcome = await fetchOrigin(f, w.stale?.entry ?? null, rt, inv.trace);
-    const verdict = await backendResponse(outcome, { facts: f, stale: w.stale, rt, background: false });
-    return storeAndAnswer(verdict, { facts: f, stale: w.stale, rt, inv, lead: m.lead, status: w.status, storeUsable: w.storeUsable });
-  } finally {
-    m.lead.release();
+  const fw = await forwardTo(f, { stale: w.stale, coalesce: w.coalesce, storeUsable: w.storeUsable, notBefore: w.notBefore }, rt, inv);
+  switch (fw.kind) {
+    case "coalesced":
+      await discard(w.stale?.entry);
+      return storedDelivery(fw.found, { ...w.status, detail: "coalesced" }, { facts: f, rt });
+    case "stale": {
+      const { entry } = fw.stale;
+      const status: CacheStatus = { xCache: "HIT", hit: true, fwd: "stale", ttl: ttlLeft(entry.meta, rt.now()), detail: `stale-${fw.why}` };
+      // RFC 9111 §5.5 (obsoleted, still read by tools): 110 "Response is Stale".
+      return { ...storedDelivery(fw.stale, status, { facts: f, rt }), warning: '110 - "Response is Stale"' };
+    }
+    case "backend":
+      try {
+        const status = fw.upstream ? { ...w.status, upstream: fw.upstream } : w.status;
+        return storeAndAnswer(fw.verdict, { facts: f, stale: fw.stale, rt, inv, lead: fw.lead, status, storeUsable: w.storeUsable });
+      } finally {
+        fw.lead.release();
+      }
+    default:
+      return unreachable(fw);
   }
 }
 

@@ -10,6 +10,7 @@ import type { ByteBudget } from "./store/entries.ts";
 import type { PurgeView } from "./purge/view.ts";
 import type { TieredStore } from "./store/tier.ts";
 import type { Writer } from "./store/writer.ts";
+import type { ShieldClient } from "./shield/client.ts";
 
 export interface Runtime {
   config: Config;
@@ -25,6 +26,8 @@ export interface Runtime {
   buffers: ByteBudget;
   /** Keys being refreshed in the background (stale-while-revalidate), each until a deadline. */
   refreshing: Map<string, number>;
+  /** The origin shield, when enabled: misses ask it instead of the origin. */
+  shield: ShieldClient | null;
 }
 
 /** Facts a request notes for its log line. */
@@ -32,6 +35,10 @@ export interface Trace {
   rule?: string;
   key?: string;
   originMs?: number;
+  /** The origin was asked for this request (by us, or by the shield on our behalf). */
+  originAsked?: boolean;
+  /** What the shield answered ("hit", "miss", ..., or "unavailable" when it was bypassed). */
+  shield?: string;
   /** A fill's body size as the store read it (-1 when not known): the log's byte count for a streamed miss. */
   filled?: Promise<number>;
 }

@@ -5,6 +5,12 @@
 /** The name this cache uses in Cache-Status (RFC 9211 §2: "identifies the cache"). */
 export const CACHE_NAME = "edge-cache";
 
+/** What the cache in front of the origin (the shield) reported: its Cache-Status member and X-Cache. */
+export interface Upstream {
+  member: string;
+  xCache: "HIT" | "MISS";
+}
+
 export interface CacheStatus {
   xCache: "HIT" | "MISS" | "BYPASS";
   /** RFC 9211 §2.1: the response was served from cache. */
@@ -21,11 +27,13 @@ export interface CacheStatus {
   ttl?: number;
   /** RFC 9211 §2.7: implementation-specific detail (a token). */
   detail?: string | undefined;
+  /** The shield's report, listed before ours (RFC 9211 §2: the cache closest to the origin first). */
+  upstream?: Upstream | undefined;
 }
 
 /** Serialise our Cache-Status member (an RFC 8941 list member). */
-export function formatCacheStatus(s: CacheStatus): string {
-  let v = CACHE_NAME;
+export function formatCacheStatus(s: CacheStatus, name = CACHE_NAME): string {
+  let v = name;
   if (s.hit) v += "; hit";
   if (s.fwd) v += `; fwd=${s.fwd}`;
   if (s.fwdStatus !== undefined) v += `; fwd-status=${s.fwdStatus}`;

@@ -6,19 +6,30 @@
  */
 import { codingOf, identityHeaders } from "../http/encoding.ts";
 import type { Runtime, Trace } from "../runtime.ts";
-import { BUFFER_LIMIT, discard, expectedLength, readWhole, type StoredEntry } from "../store/entries.ts";
+import type { Upstream } from "../http/cache-status.ts";
+import { BUFFER_LIMIT, currentAge, discard, expectedLength, readWhole, type StoredEntry, ttlLeft } from "../store/entries.ts";
 import type { Prepared, Revalidated } from "../store/writer.ts";
 import { staleUsableOnError } from "./entry-state.ts";
 import type { FoundEntry } from "./lookup.ts";
 import { notHardPurged } from "./purge-check.ts";
 import type { RequestFacts } from "./recv.ts";
 
+/** What came back: a response, a failure, or (from the shield) a stored copy with its metadata. `upstream`: the shield's report. */
 export type FetchOutcome =
-  | { kind: "response"; res: Response; fillStartedAt: number }
-  | { kind: "failed"; failure: "timeout" | "network" };
+  | { kind: "response"; res: Response; fillStartedAt: number; upstream?: Upstream }
+  | { kind: "failed"; failure: "timeout" | "network"; upstream?: Upstream }
+  | { kind: "shielded"; entry: StoredEntry; stale: boolean; upstream: Upstream };
 
-/** Ask the origin for the keyed request; with validators of the stale copy, conditionally (RFC 9111 §4.3.1). */
-export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt: Runtime, trace?: Trace): Promise<FetchOutcome> {
+/**
+ * Ask the shield when there is one (it falls back to here when it cannot answer), else the origin
+ * for the keyed request; with validators of the stale copy, conditionally (RFC 9111 §4.3.1).
+ * `notBefore`: the shield must not answer with a copy filled before it.
+ */
+export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt: Runtime, trace?: Trace, notBefore = 0): Promise<FetchOutcome> {
+  if (rt.shield) {
+    const shielded = await rt.shield.fill(f, rt, notBefore, trace);
+    if (shielded) return shielded;
+  }
   const conditional: Record<string, string> = {};
   const etag = stale?.headers.get("etag");
   const lastModified = stale?.headers.get("last-modified");
@@ -26,7 +37,10 @@ export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt
   if (lastModified) conditional["if-modified-since"] = lastModified;
   const fillStartedAt = rt.now();
   const result = await rt.origin.fetch(f.originRequest(), conditional);
-  if (trace) trace.originMs = result.ms;
+  if (trace) {
+    trace.originMs = result.ms;
+    trace.originAsked = true;
+  }
   return result.ok ? { kind: "response", res: result.response, fillStartedAt } : { kind: "failed", failure: result.kind };
 }
 
@@ -34,7 +48,8 @@ export async function fetchOrigin(f: RequestFacts, stale: StoredEntry | null, rt
 export type OriginFailure = "timeout" | "network" | "unprompted-304";
 
 export type BackendVerdict =
-  | { kind: "stale-if-error"; fwdStatus: number | undefined }
+  /** The origin failed: a stale copy answers (`found`: the shield's, else the caller's own). */
+  | { kind: "stale-if-error"; fwdStatus: number | undefined; found?: FoundEntry }
   | { kind: "failed"; failure: OriginFailure }
   | { kind: "revalidated"; result: Revalidated; fillStartedAt: number }
   | { kind: "storable"; res: Response; prepared: Prepared }
@@ -51,6 +66,7 @@ export interface BackendContext {
 
 /** Judge what the origin answered. */
 export async function backendResponse(outcome: FetchOutcome, c: BackendContext): Promise<BackendVerdict> {
+  if (outcome.kind === "shielded") return shieldedVerdict(outcome, c);
   const { stale, rt } = c;
   // RFC 9110 §15.4.5: a 304 answers a conditional request; to one without validators it is unusable.
   const validated = stale !== null && (stale.entry.headers.has("etag") || stale.entry.headers.has("last-modified"));
@@ -99,6 +115,37 @@ export async function backendResponse(outcome: FetchOutcome, c: BackendContext):
   // One representation for the client and the store: the decoded bytes, without the coding's headers.
   const res2 = coding === "decoded" ? new Response(body.body, { status: body.status, statusText: body.statusText, headers: identityHeaders(body.headers) }) : body;
   return { kind: "storable", res: res2, prepared: judged.prepared };
+}
+
+/**
+ * The shield's copy (with the metadata of its fill: Age and purges count from there). A fresh one
+ * is stored here like a fill; a stale one (the origin failed or is slow at the shield) answers as
+ * stale-if-error would, and is not stored.
+ */
+async function shieldedVerdict(o: Extract<FetchOutcome, { kind: "shielded" }>, c: BackendContext): Promise<BackendVerdict> {
+  const { entry } = o;
+  const now = c.rt.now();
+  if (o.stale) {
+    if (!c.background && staleUsableOnError(entry.meta, now)) {
+      await discard(c.stale?.entry);
+      return { kind: "stale-if-error", fwdStatus: undefined, found: { entry, storeKey: c.facts.key.key, tier: "shield" } };
+    }
+    await discard(entry);
+    if (c.background) return { kind: "discarded" };
+    if (c.stale && (await staleUsable(c.stale, c))) return { kind: "stale-if-error", fwdStatus: undefined };
+    await discard(c.stale?.entry);
+    return { kind: "failed", failure: "network" };
+  }
+  await discard(c.stale?.entry);
+  const { meta } = entry;
+  const decision = {
+    store: true, ttl: ttlLeft(meta, now), initialAge: currentAge(meta, now), cacheControl: meta.cacheControl, source: "origin",
+    swr: meta.swr, sie: meta.sie, strict: meta.strict,
+  } as const;
+  const headers = new Headers(entry.headers);
+  if (entry.size >= 0) headers.set("content-length", String(entry.size));
+  const res = new Response(entry.body, { status: entry.status, headers });
+  return { kind: "storable", res, prepared: { decision, meta, storeKey: c.facts.key.key } };
 }
 
 /** The stale copy may answer an origin failure: within stale-if-error, and not purged since (checked again). */

@@ -31,7 +31,7 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
   const { facts, rt, status } = c;
   switch (v.kind) {
     case "stale-if-error":
-      return staleIfError(c.stale!, v.fwdStatus, c);
+      return staleIfError(v.found ?? c.stale!, v.fwdStatus, c);
     case "failed":
     case "discarded":
       return originFailure(v.kind === "failed" ? v.failure : "network", status);

@@ -166,7 +166,7 @@ async function fillStream(w: W, key: CacheKey, p: Prepared, res: Response, head:
 }
 
 /** The headers stored with an entry: the origin's minus what is never stored, with a Date and the stored length. */
-function entryHeaders(res: Response, p: Prepared, size: number): Headers {
+export function entryHeaders(res: Response, p: Prepared, size: number): Headers {
   const headers = storableHeaders(res.headers);
   // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response that lacks one (hits then keep it).
   if (!headers.has("date")) headers.set("date", new Date(p.meta.storedAt).toUTCString());
