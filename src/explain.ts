@@ -64,6 +64,8 @@ export async function explain(target: string | null, headers: Headers, method: s
     originRequest: { url: originReq.pathAndQuery, headers: Object.fromEntries([...originReq.headers].filter(([k]) => k !== "cookie")) },
     entry: await storedEntry(f, rt),
     tiers: rt.store.tiers,
+    // The shield's copy of this key (null: none; absent: the shield is off).
+    ...(rt.shield ? { shield: await rt.shield.peek(f.key.key) } : {}),
     // The purge journal this isolate holds (when published, its window, how many tags).
     purgeJournal: rt.purges.journal(),
     // "no-op": the Cache API keeps nothing here (dashboard editor, playground, Cloudflare Access).

@@ -20,6 +20,8 @@ export interface Sent {
   body: string;
   status: number;
   header(name: string): string | null;
+  /** ms from sending the request to the last byte of the body (before background work is waited for). */
+  ms: number;
 }
 
 /** A unique path prefix so tests never share cache entries or origin counters. */
@@ -31,10 +33,12 @@ export function uniquePath(prefix = "/t"): string {
 export async function send(path: string, init: RequestInit = {}, envOverrides: Partial<Env> = {}): Promise<Sent> {
   const ctx = createExecutionContext();
   const request = new Request(path.startsWith("http") ? path : `${SITE}${path}`, init);
+  const started = Date.now();
   const res = await worker.fetch(request, { ...testEnv, ...envOverrides }, ctx);
   const body = await res.text();
+  const ms = Date.now() - started;
   await waitOnExecutionContext(ctx);
-  return { res, body, status: res.status, header: (name) => res.headers.get(name) };
+  return { res, body, status: res.status, header: (name) => res.headers.get(name), ms };
 }
 
 /** What the origin received for paths starting with `prefix`. */
@@ -69,10 +73,12 @@ export function clockedWorker(config: Record<string, unknown> = {}, start = Date
     },
     async send(path: string, init: RequestInit = {}, env: Partial<Env> = {}): Promise<Sent> {
       const ctx = createExecutionContext();
+      const started = Date.now();
       const res = await app.fetch(new Request(`${SITE}${path}`, init), { ...testEnv, ...env }, ctx);
       const body = await res.text();
+      const ms = Date.now() - started;
       await waitOnExecutionContext(ctx);
-      return { res, body, status: res.status, header: (name) => res.headers.get(name) };
+      return { res, body, status: res.status, header: (name) => res.headers.get(name), ms };
     },
   };
 }

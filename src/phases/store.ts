@@ -127,7 +127,7 @@ export function storedDelivery(found: FoundEntry, cacheStatus: CacheStatus, c: {
 /** RFC 5861 §4: the origin failed; the stale entry answers (its window was checked by the backend phase). */
 function staleIfError(stale: FoundEntry, fwdStatus: number | undefined, c: StoreContext): Delivery {
   const ttl = ttlLeft(stale.entry.meta, c.rt.now());
-  const d = storedDelivery(stale, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl, detail: "stale-if-error" }, c);
+  const d = storedDelivery(stale, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl, detail: "stale-if-error", upstream: c.status.upstream }, c);
   return { ...d, warning: '111 - "Revalidation Failed"' };
 }
 

@@ -11,6 +11,7 @@
  * (`shield.locationHint`, durable-objects/reference/data-location): put it near the origin.
  */
 import { DurableObject } from "cloudflare:workers";
+import { createCoalescer } from "../coalesce.ts";
 import { type Config, parseConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { entryState } from "../phases/entry-state.ts";
@@ -22,6 +23,8 @@ import { answerFill } from "./answer.ts";
 import { shieldTier, sweep } from "./tier.ts";
 import type { ShieldRequest } from "./wire.ts";
 
+/** A lead in flight longer than this is released (the longest origin timeout, twice, plus the body's read). */
+const MAX_FILL_MS = 4 * 120_000;
 /** Configurations an isolate keeps parts for (a deploy's old and new version, say). */
 const CONFIGS_KEPT = 4;
 const byConfig = new Map<string, { config: Config; parts: IsolateParts }>();
@@ -53,6 +56,8 @@ export interface ShieldPeek {
 export class OriginShield extends DurableObject<Env> {
   private readonly tier: Tier;
   private readonly runtimes = new Map<string, Runtime>();
+  /** One coalescer for the object, whatever configuration a caller runs (a deploy's two versions meet here too). */
+  private readonly coalescer = createCoalescer(MAX_FILL_MS, Date.now);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -63,7 +68,7 @@ export class OriginShield extends DurableObject<Env> {
     let rt = this.runtimes.get(source);
     if (!rt) {
       const { config, parts } = partsFor(source, this.env);
-      rt = runtimeOver(config, [this.tier], parts, Date.now, null);
+      rt = { ...runtimeOver(config, [this.tier], parts, Date.now, null), coalescer: this.coalescer };
       if (this.runtimes.size >= CONFIGS_KEPT) this.runtimes.clear();
       this.runtimes.set(source, rt);
     }
