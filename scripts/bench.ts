@@ -15,7 +15,9 @@
  *   direct     the test origin itself, no worker;
  *   purge      our purge API (POST /__edge/purge) in two runs, a new tag per request and one tag for
  *              all, each checked afterwards: every answered purge recorded by the coordinator and
- *              published to KV (the journal, per-tag keys), with the time that took (purge-api.ts).
+ *              published to KV (the journal, per-tag keys), with the time that took (purge-api.ts);
+ *              run after every other target, at each connection count, and followed by
+ *   hit-after-purge  the HIT path again: what a hit costs right after a burst of purges.
  * Our worker runs under a bench-only wrapper that counts its KV operations (kv-counter.ts): KV
  * reads and keys per request are reported for each of its runs (hit, miss, purge).
  * Bundle size (scripts/bench/build.ts): `wrangler deploy --dry-run`, raw and --minify, vs a bare Hono
@@ -48,7 +50,7 @@ import {
   bundleReport, loadRatios, loadTable, profileReport, type Ratio, ratioLine, startupReport, staticRatios,
 } from "./bench/report.ts";
 import { kvTable, purgeKvRatios, purgeTable, TAG_CHECK_MEMO_MS } from "./bench/report-purge.ts";
-import { runTarget, startFleet } from "./bench/scenarios.ts";
+import { loadPlan, runTarget, startFleet } from "./bench/scenarios.ts";
 import { measureStartup, type StartupResult } from "./bench/startup.ts";
 import { versions } from "./bench/versions.ts";
 import { bundleWorker, compatibilityDate, edgeCacheSpec } from "./bench/workers.ts";
@@ -78,9 +80,9 @@ function printHeader(opts: Options, v: Record<string, string>): void {
     console.log(`edge-cache bench --profile: hit and miss, ${opts.connections.at(-1)} connections, `
       + `${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s profiled each`);
   } else {
-    // purge is two runs, each waiting for the coordinator to publish before and after (a few seconds).
+    // purge is two runs, each waiting for the coordinator to publish before and after (a few seconds), then HIT again.
     const purge = opts.targets.includes("purge") ? 1 : 0;
-    const load = opts.sections.includes("load") ? ((opts.targets.length + purge) * per + purge * 8) * opts.connections.length : 0;
+    const load = opts.sections.includes("load") ? ((opts.targets.length + 2 * purge) * per + purge * 8) * opts.connections.length : 0;
     const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
       + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
     console.log(`edge-cache bench: ${opts.sections.includes("load") ? `${opts.targets.join(", ")} at ${opts.connections.join(" and ")} `
@@ -124,11 +126,9 @@ async function loadPhase(opts: Options, f: Findings, origin: { url: string; clos
   console.log(`origin: ${origin.url} (test/origin/server.ts, own process); worker: src/index.ts bundled with esbuild `
     + `(${(bundle.code.length / 1024).toFixed(0)} KiB, unminified), compatibility_date ${compatDate} (wrangler.toml)`);
   const fleet = await startFleet(origin, opts.targets, edgeCacheSpec(bundle, edgeCacheBindings(origin.url), compatDate), compatDate, cleanups);
-  for (const connections of opts.connections) {
-    for (const target of opts.targets) {
-      progress(`${target} @${connections} connections`);
-      f.results.push(...await runTarget(target, fleet, { duration: opts.duration, warmup: opts.warmup, connections }));
-    }
+  for (const { run, connections } of loadPlan(opts.targets, opts.connections)) {
+    progress(`${run} @${connections} connections`);
+    f.results.push(...await runTarget(run, fleet, { duration: opts.duration, warmup: opts.warmup, connections }));
   }
 }
 

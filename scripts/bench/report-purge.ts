@@ -66,6 +66,10 @@ export function kvTable(rows: Measured[]): string {
     "  counted by a bench-only wrapper around the worker's env.TAGS over the measured run (a bulk get of up to 100 keys is one get);",
     `  the purge coordinator's own writes are not counted (they are not per request). Target: KV reads per hit ≈ 0 `
       + `(≤ 1 per isolate per tagCheckMemoMs, ${TAG_CHECK_MEMO_MS} ms; ${ISOLATES} isolate here).`,
+    ...(runs.some((m) => m.target === "hit-after-purge")
+      ? ["  hit-after-purge runs right after the purge runs, which purged more than the journal's 4,000 tags: its window then starts at the newest",
+        "  purges, so the cached entry (filled before it) is judged from per-tag keys, whose memo the worker trusts only from 2 minutes after that start."]
+      : []),
   ].join("\n");
 }
 
@@ -80,14 +84,14 @@ export function purgeKvRatios(results: Measured[], connections: number[]): Ratio
   for (const c of connections) {
     const at = { connections: c };
     const by = (t: string) => results.find((m) => m.target === t && m.connections === c);
-    const hit = by("hit");
-    if (hit?.kv) {
-      const k = hit.kv;
+    for (const [target, suffix] of [["hit", ""], ["hit-after-purge", ", after purges"]] as const) {
+      const k = by(target)?.kv;
+      if (!k) continue;
       const allowed = allowedReads(k.seconds);
-      out.push(ratio("KV reads per hit", k.readsPerRequest, { op: "<=", value: allowed / Math.max(1, k.requests) }, {
+      out.push(ratio(`KV reads per hit${suffix}`, k.readsPerRequest, { op: "<=", value: allowed / Math.max(1, k.requests) }, {
         ...at, digits: 5, detail: `${k.gets} gets for ${k.requests} hits in ${fmt(k.seconds, 1)} s; ≤ ${allowed} allowed: 1 per isolate per ${TAG_CHECK_MEMO_MS} ms`,
       }));
-      out.push(ratio("KV keys per hit", k.keysPerRequest, undefined, { ...at, digits: 5, detail: `${k.keys} keys` }));
+      out.push(ratio(`KV keys per hit${suffix}`, k.keysPerRequest, undefined, { ...at, digits: 5, detail: `${k.keys} keys` }));
     }
     const miss = by("miss");
     if (miss?.kv) out.push(ratio("KV reads per miss", miss.kv.readsPerRequest, undefined, { ...at, digits: 5, detail: `${miss.kv.gets} gets, ${miss.kv.keys} keys for ${miss.kv.requests} misses` }));

@@ -1,9 +1,12 @@
 /**
  * The measured targets, each with its correctness checks. Run in this order at each connection
  * count, so the two sides of every ratio are measured next to each other in time (the machine's
- * other work drifts): hit, bare, miss, proxy, proxy-put, direct, then purge (two runs, see
- * purge-api.ts; last, so that the coordinator's publishing never overlaps another target: each
- * purge run waits until everything is published). Our worker's runs also count its KV operations.
+ * other work drifts): hit, bare, miss, proxy, proxy-put, direct. Purge comes after all of them, at
+ * each connection count (two runs, see purge-api.ts; each waits until everything is published), so
+ * that neither the coordinator's publishing nor the journal it leaves behind touches the other
+ * targets; then, with purge, the HIT path once more at each count ("hit-after-purge"): what a hit
+ * costs right after a burst of purges (the journal full, its window starting seconds ago). Our
+ * worker's runs also count its KV operations.
  */
 import { PROXY_PUT_WORKER, PROXY_WORKER, BARE_WORKER } from "./baselines.ts";
 import { varsOnly } from "./bindings.ts";
@@ -25,6 +28,27 @@ export const MISS_PATH = "/t/bench/miss";
 const DIRECT_PATH = "/t/bench/direct";
 const PROXY_PATH = "/t/bench/proxy";
 const PROXY_PUT_PATH = "/t/bench/proxy-put";
+
+/** A load run: a target, or the HIT path again after the purge runs. */
+export type Run = Target | "hit-after-purge";
+
+/** One step of the load phase. */
+export interface Step {
+  run: Run;
+  connections: number;
+}
+
+/** The load phase's order (see the module comment). */
+export function loadPlan(targets: readonly Target[], connections: readonly number[]): Step[] {
+  const steps: Step[] = [];
+  for (const c of connections) for (const run of targets) if (run !== "purge") steps.push({ run, connections: c });
+  if (!targets.includes("purge")) return steps;
+  for (const c of connections) steps.push({ run: "purge", connections: c });
+  for (const c of connections) steps.push({ run: "hit-after-purge", connections: c });
+  return steps;
+}
+
+const HIT_AFTER_PURGE = "our worker, the HIT path again right after the purge runs (the journal full: its window starts at the newest purges)";
 
 /** What each target measures (the table's legend and the JSON's `description`). */
 export const DESCRIPTIONS: Record<Target, string> = {
@@ -63,7 +87,7 @@ export async function startFleet(
   if (want("hit", "miss", "purge")) {
     fleet.ours = await start(ours);
     await expectHealthy(fleet.ours.url);
-    if (want("hit")) await primeHit(fleet.ours.url, HIT_PATH);
+    if (want("hit", "purge")) await primeHit(fleet.ours.url, HIT_PATH);
   }
   const baseline = (name: string, script: string, vars: Record<string, string>) => start({ name, script, bindings: varsOnly(vars), compatDate });
   if (want("bare")) fleet.bare = await baseline("bare", BARE_WORKER, {});
@@ -78,9 +102,10 @@ function need(w: RunningWorker | undefined, target: string): RunningWorker {
 }
 
 /** Measure one target at one connection count, with its checks (purge: two runs). */
-export async function runTarget(target: Target, fleet: Fleet, s: LoadSettings): Promise<Measured[]> {
+export async function runTarget(target: Run, fleet: Fleet, s: LoadSettings): Promise<Measured[]> {
   switch (target) {
     case "hit": return [await runHit(need(fleet.ours, target), fleet.origin, s)];
+    case "hit-after-purge": return [await runHit(need(fleet.ours, target), fleet.origin, s, target)];
     case "miss": return [await runMiss(need(fleet.ours, target), fleet.origin, s)];
     case "bare": return [await runBare(need(fleet.bare, target), s)];
     case "proxy": return [await runProxy(target, need(fleet.proxy, target), fleet.origin, PROXY_PATH, s)];
@@ -90,16 +115,17 @@ export async function runTarget(target: Target, fleet: Fleet, s: LoadSettings): 
   }
 }
 
-async function runHit(ours: RunningWorker, origin: OriginProcess, s: LoadSettings): Promise<Measured> {
+async function runHit(ours: RunningWorker, origin: OriginProcess, s: LoadSettings, target: "hit" | "hit-after-purge" = "hit"): Promise<Measured> {
   await expectHit(ours.url, HIT_PATH, "before");
   const before = await originCount(origin.url, HIT_PATH);
   const kv = countingKv(ours.url, s);
-  const m = await measure(kv.settings, { target: "hit", description: DESCRIPTIONS.hit, base: ours.url, path: HIT_PATH, warmPath: HIT_PATH, unique: false });
+  const description = target === "hit" ? DESCRIPTIONS.hit : HIT_AFTER_PURGE;
+  const m = await measure(kv.settings, { target, description, base: ours.url, path: HIT_PATH, warmPath: HIT_PATH, unique: false });
   m.kv = kv.result(m.requests, m.seconds);
   await expectHit(ours.url, HIT_PATH, "after");
   // Between the two counter reads (the second is one request itself) the origin must have seen nothing.
   const seen = (await originCount(origin.url, HIT_PATH)) - before - 1;
-  expect(seen === 0, `hit @${s.connections}: the origin saw ${seen} requests for ${HIT_PATH} during the run; expected 0`);
+  expect(seen === 0, `${target} @${s.connections}: the origin saw ${seen} requests for ${HIT_PATH} during the run; expected 0`);
   m.notes.push("X-Cache: HIT checked before and after; the origin saw 0 requests for the path during the run");
   checkRun(m);
   return m;
