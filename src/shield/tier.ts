@@ -120,7 +120,12 @@ export function shieldTier(o: ShieldTierOptions): Tier {
       }
       const name = await r2Name(key);
       // FixedLengthStream gives the put its length and fails it on a short or long body.
-      await bucket.put(name, body.pipeThrough(new FixedLengthStream(value.size)));
+      try {
+        await bucket.put(name, body.pipeThrough(new FixedLengthStream(value.size)));
+      } catch (e) {
+        await bucket.delete(name).catch(() => undefined); // nothing partial left behind
+        throw e;
+      }
       await write(key, value, null, name, value.size);
     },
   };

@@ -34,6 +34,8 @@ const META = {
   originExpires: "x-ec-origin-expires",
   // The Cache API sets Date to the time of the put; the origin's (or the fill's) is kept here.
   date: "x-ec-date",
+  // The length of a body put as a stream.
+  size: "x-ec-size",
 } as const;
 
 /** Statuses a Response cannot carry a body with; stored as 200 with the real status in x-ec-status. */
@@ -67,9 +69,11 @@ export function encode(value: Stored, now: number): Response {
   headers.set(META.cacheControl, meta.cacheControl ?? "");
   headers.set(META.grace, `${meta.swr};${meta.sie};${meta.strict ? 1 : 0}`);
   headers.set(META.keepUntil, String(meta.keepUntil));
-  // A streamed body states its length itself (FixedLengthStream), or has none (chunked).
-  if (value.body instanceof ReadableStream) headers.delete("content-length");
-  else headers.set("content-length", String(value.size));
+  // A streamed body is put without a length (chunked); a known one is kept in x-ec-size.
+  if (value.body instanceof ReadableStream) {
+    headers.delete("content-length");
+    if (value.size >= 0) headers.set(META.size, String(value.size));
+  } else headers.set("content-length", String(value.size));
   let status = value.status;
   if (NULL_BODY.has(status)) {
     headers.set(META.status, String(status));
@@ -97,8 +101,9 @@ export function decode(res: Response): Stored | null {
   if (expires !== null) headers.set("expires", expires);
   if (date !== null) headers.set("date", date);
   const status = Number(h.get(META.status)) || res.status;
-  const length = h.get("content-length");
+  const length = h.get("content-length") ?? h.get(META.size);
   const size = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
+  if (size >= 0 && !NULL_BODY.has(status)) headers.set("content-length", String(size));
   return { kind: "entry", status, headers, body: NULL_BODY.has(status) ? null : res.body, size: NULL_BODY.has(status) ? 0 : size, meta };
 }
 
@@ -128,18 +133,21 @@ function readMeta(h: Headers): EntryMeta | null {
 
 /**
  * The body, failing (so the put fails) when it holds more than `limit` bytes or, with `size` ≥ 0,
- * other than `size` bytes: a truncated body is never stored.
+ * other than `size` bytes: a truncated body is never stored. The stream errors rather than closes
+ * on a short body: a put whose body closes early may still commit what it got (miniflare does,
+ * even through a FixedLengthStream), one whose body errors does not.
  */
 function verifyLength(body: ReadableStream<Uint8Array>, size: number, limit: number): ReadableStream<Uint8Array> {
-  // Workers' FixedLengthStream errors when it gets more or fewer bytes than announced, and gives the
-  // put its Content-Length (workers/runtime-apis/streams/transformstream).
-  if (size >= 0) return body.pipeThrough(new FixedLengthStream(size));
+  const max = size >= 0 ? size : limit;
   let seen = 0;
   return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       seen += chunk.byteLength;
-      if (seen > limit) controller.error(new Error(`body longer than ${limit} bytes`));
+      if (seen > max) controller.error(new Error(size >= 0 ? `body longer than its ${size} bytes` : `body longer than ${limit} bytes`));
       else controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (size >= 0 && seen !== size) controller.error(new Error(`body of ${seen} bytes, ${size} expected`));
     },
   }));
 }
@@ -198,8 +206,7 @@ export function cacheApiTier(name: string, now: () => number): Tier {
       try {
         await cache.put(keyRequest(key), encode({ ...value, body: counted }, now()));
       } catch (e) {
-        // Cloudflare does not commit an entry whose body failed; a local Cache API may keep the part
-        // it got (it does in miniflare): never leave it behind.
+        // An errored body is not committed; an older entry under the key is stale now: remove it.
         await cache.delete(keyRequest(key)).catch(() => false);
         throw e;
       }

@@ -36,6 +36,52 @@ export function tierContract(name: string, make: () => TierUnderTest): void {
   describe(`tier contract: ${name}`, () => {
     roundTrips(make);
     edges(make);
+    if (make().tier.putStream) streams(make);
+  });
+}
+
+/** A stream of `n` bytes (a repeating pattern) in chunks of `chunk`. */
+function patterned(n: number, chunk = 64 * 1024): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent >= n) return c.close();
+      const len = Math.min(chunk, n - sent);
+      c.enqueue(Uint8Array.from({ length: len }, (_, i) => (sent + i) % 251));
+      sent += len;
+    },
+  });
+}
+
+/** Tiers that take large bodies as streams: whole bodies only, their length verified. */
+function streams(make: () => TierUnderTest): void {
+  const MiB = 1024 * 1024;
+  it("stores a streamed body of known length and returns it byte for byte", async () => {
+    const { tier } = make();
+    const k = key();
+    const n = 2 * MiB + 3;
+    await tier.putStream!(k, { ...sampleEntry(null), size: n }, patterned(n), 4 * MiB);
+    const got = (await tier.get(k)) as StoredEntry;
+    const b = await bodyBytes(got);
+    expect(b.byteLength).toBe(n);
+    expect(b[n - 1]).toBe((n - 1) % 251);
+  });
+
+  it("stores a streamed body of unknown length within the limit", async () => {
+    const { tier } = make();
+    const k = key();
+    await tier.putStream!(k, { ...sampleEntry(null), size: -1 }, patterned(MiB + 5), 4 * MiB);
+    expect((await bodyBytes((await tier.get(k)) as StoredEntry)).byteLength).toBe(MiB + 5);
+  });
+
+  it("rejects, and keeps nothing, when the body is shorter than its length or over the limit", async () => {
+    const { tier } = make();
+    const short = key();
+    await expect(tier.putStream!(short, { ...sampleEntry(null), size: 2 * MiB }, patterned(MiB), 4 * MiB)).rejects.toThrow();
+    expect(await tier.get(short)).toBeNull();
+    const long = key();
+    await expect(tier.putStream!(long, { ...sampleEntry(null), size: -1 }, patterned(3 * MiB), 2 * MiB)).rejects.toThrow();
+    expect(await tier.get(long)).toBeNull();
   });
 }
 
