@@ -149,6 +149,13 @@ async function bearsControlToken(authorization: string, env: Env): Promise<boole
   return matches.some(Boolean);
 }
 
+/** This worker's X-Cache value: the last member ("HIT, MISS" from the shield is a MISS here; the shield's answer is logged apart). */
+function ownXCache(value: string | null): string {
+  if (!value) return "";
+  const comma = value.lastIndexOf(",");
+  return comma === -1 ? value : value.slice(comma + 1).trim();
+}
+
 /** One JSON log line (and Analytics Engine data point) per request, when logging is on; nothing otherwise. */
 function requestLog(now: () => number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -164,8 +171,9 @@ function requestLog(now: () => number): MiddlewareHandler<AppEnv> {
     const detail = /detail=("[^"]*"|[^;,\s]+)/.exec(res.headers.get("cache-status") ?? "")?.[1] ?? "";
     const log = (bytes: number) => logRequest({
       event: "request", ts: new Date().toISOString(), method: c.req.method, host: url.host, path: url.pathname,
-      status: res.status, cache: res.headers.get("x-cache") ?? "", detail: detail.replace(/"/g, ""), rule: trace.rule ?? "-",
-      key: trace.key ? keyHash(trace.key) : "", originMs: trace.originMs ?? 0, totalMs: now() - started, bytes,
+      status: res.status, cache: ownXCache(res.headers.get("x-cache")), detail: detail.replace(/"/g, ""), rule: trace.rule ?? "-",
+      key: trace.key ? keyHash(trace.key) : "", originMs: trace.originMs ?? 0, originAsked: trace.originAsked ?? false, shield: trace.shield ?? "",
+      totalMs: now() - started, bytes,
       colo: String((c.req.raw as { cf?: { colo?: string } }).cf?.colo ?? ""),
     }, c.env.ANALYTICS, toConsole);
     // The body's length: known before sending, or (a miss streamed without one) as the store read it,

@@ -41,7 +41,7 @@ export function logRequest(record: RequestRecord, dataset: AnalyticsEngineDatase
   try {
     dataset.writeDataPoint({
       indexes: [record.rule],
-      blobs: [record.cache, record.rule, record.colo, String(record.status), record.host, record.detail, record.key],
+      blobs: [record.cache, record.rule, record.colo, String(record.status), record.host, record.detail, record.key, record.shield],
       doubles: [record.status, record.totalMs, record.originMs, record.bytes],
     });
   } catch (e) {

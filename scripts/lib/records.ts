@@ -61,6 +61,9 @@ export function toEntry(v: unknown): Entry | undefined {
     rule: str(o.rule, "-") || "-",
     key: str(o.key),
     originMs: num(o.originMs, 0),
+    // Records written before these fields: the origin was asked when time was spent waiting for it.
+    originAsked: typeof o.originAsked === "boolean" ? o.originAsked : num(o.originMs, 0) > 0,
+    shield: str(o.shield),
     totalMs: num(o.totalMs, 0),
     bytes: num(o.bytes, -1),
     colo: str(o.colo),

@@ -5,7 +5,7 @@
  * real local test origin.
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
@@ -226,7 +226,24 @@ describe("origin shield: it never turns a page into an error", () => {
   });
 });
 
-describe("origin shield: large bodies, explain", () => {
+describe("origin shield: large bodies, explain, logs", () => {
+  it("the log line says whether the origin was asked and what the shield answered", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(" ")); });
+    try {
+      const version = crypto.randomUUID().slice(0, 8);
+      const [a, b] = [isolate("la", version, {}, { LOG_REQUESTS: "true" }), isolate("lb", version, {}, { LOG_REQUESTS: "true" })];
+      const p = uniquePath("/shield");
+      await script(p, { headers: { "cache-control": "max-age=300" }, body: "logged" });
+      await a.send(p);
+      await b.send(p);
+      const records = lines.map((l) => JSON.parse(l) as { event: string; path: string; cache: string; originAsked: boolean; shield: string }).filter((r) => r.event === "request" && r.path === p);
+      expect(records.map((r) => [r.cache, r.originAsked, r.shield])).toEqual([["MISS", true, "miss"], ["MISS", false, "hit"]]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("a body over 1 MiB is kept in R2 and served to another location without the origin", async () => {
     const w = world();
     const p = uniquePath("/shield");
