@@ -134,9 +134,11 @@ export function shieldTier(o: ShieldTierOptions): Tier {
 /** The owner's alarm: remove the object once past its `keepUntil`; else return when to look again (null: nothing kept). */
 export async function sweep(o: Pick<ShieldTierOptions, "storage" | "bucket" | "now">): Promise<number | null> {
   const head = await o.storage.get<Head>(HEAD);
-  if (!head) return null;
-  if (head.meta.keepUntil > o.now()) return head.meta.keepUntil;
-  await o.storage.delete(HEAD);
-  if (head.r2 && o.bucket) await o.bucket.delete(head.r2);
+  if (head && head.meta.keepUntil > o.now()) return head.meta.keepUntil;
+  if (head?.r2 && o.bucket) await o.bucket.delete(head.r2);
+  // Everything, the object's metadata included (an empty SQLite database is still about 12 KB of
+  // billed storage until deleteAll: durable-objects/reference/faq); with a compatibility date from
+  // 2026-02-24 the alarm goes too.
+  await o.storage.deleteAll();
   return null;
 }

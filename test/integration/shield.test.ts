@@ -4,11 +4,12 @@
  * locations do not), sharing KV, the shield's Durable Object namespace and R2, in front of the
  * real local test origin.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
+import { sweep } from "../../src/shield/tier.ts";
 import { originLog, purgesPublished, script, SITE, testEnv, uniquePath } from "../helpers.ts";
 
 const TOKEN = testEnv.PURGE_TOKEN;
@@ -29,6 +30,7 @@ function isolate(location: string, version: string, config: Record<string, unkno
   }));
   return {
     name: location,
+    version,
     async send(path: string, init: RequestInit = {}): Promise<Answer> {
       const ctx = createExecutionContext();
       const started = Date.now();
@@ -162,6 +164,14 @@ describe("origin shield: what is never shared", () => {
 });
 
 describe("origin shield: it never turns a page into an error", () => {
+  // Each failure is logged (a fault line); kept out of the test output, and checked once below.
+  const faults: string[] = [];
+  beforeEach(() => {
+    faults.length = 0;
+    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => { faults.push(args.map(String).join(" ")); });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
   /** A SHIELD binding whose objects fail (throw) or never answer (hang). */
   function brokenShield(mode: "throw" | "hang"): Partial<Env> {
     const real = testEnv.SHIELD!;
@@ -185,6 +195,7 @@ describe("origin shield: it never turns a page into an error", () => {
     expect(a.cacheStatus).not.toContain("edge-cache-shield");
     expect((await loc.send(p)).xCache).toBe("HIT");
     expect(await originLog(p)).toHaveLength(1);
+    expect(faults.some((l) => l.includes('"where":"shield"') && l.includes("shield unreachable"))).toBe(true);
   });
 
   it("hanging: the origin answers after shield.timeoutMs", async () => {
@@ -213,16 +224,21 @@ describe("origin shield: it never turns a page into an error", () => {
     expect(calls).toHaveLength(3);
   });
 
-  it("the origin down behind the shield: the shield's stale copy answers, within a second", async () => {
+  it("a slow origin behind the shield: the shield's stale copy answers within a second, and its fetch refreshes the copy", async () => {
     const w = world({ originTimeoutMs: 5000 });
     const p = uniquePath("/shield");
-    await script(p, { headers: { "cache-control": "max-age=1" }, body: "old" }, { delayMs: 4000, headers: { "cache-control": "max-age=1" }, body: "new" });
+    await script(p, { headers: { "cache-control": "max-age=1" }, body: "old" }, { delayMs: 2000, headers: { "cache-control": "max-age=60" }, body: "new" });
     await w[0]!.send(p);
     await sleep(1200);
     const a = await w[2]!.send(p); // another location: nothing of its own, the shield has a stale copy
     expect(a.body).toBe("old");
     expect(a.ms).toBeLessThan(1500);
-    expect(a.cacheStatus).toMatch(/^edge-cache-shield; hit; fwd=stale; ttl=-\d+; detail=stale-origin-slow/);
+    expect(a.cacheStatus).toMatch(/^edge-cache-shield; hit; fwd=stale; ttl=-\d+; detail=stale-origin-slow, edge-cache; hit; fwd=stale/);
+    await sleep(1500); // the shield's fetch has finished in the background
+    const b = await w[4]!.send(p);
+    expect(b.body).toBe("new");
+    expect(b.xCache).toBe("HIT, MISS");
+    expect(await originLog(p)).toHaveLength(2);
   });
 });
 
@@ -258,6 +274,26 @@ describe("origin shield: large bodies, explain, logs", () => {
     expect(await originLog(p)).toHaveLength(1);
     const listed = await testEnv.SHIELD_BUCKET!.list({ prefix: "shield/" });
     expect(listed.objects.some((o) => o.size === big.length)).toBe(true);
+  });
+
+  it("an object is removed at the end of its life by the shield object's alarm (storage and R2)", async () => {
+    const w = world();
+    const p = uniquePath("/shield");
+    await script(p, { headers: { "cache-control": "max-age=300", "content-type": "text/plain" }, body: "y".repeat(1024 * 1024 + 1) });
+    await w[0]!.send(p);
+    await sleep(100);
+    const ns = testEnv.SHIELD!;
+    const stub = ns.get(ns.idFromName(`https://www.example.com/__ec/v=${w[0]!.version}${p}`));
+    const state = await runInDurableObject(stub, async (_o, s) => ({ alarm: await s.storage.getAlarm(), keys: [...(await s.storage.list()).keys()] }));
+    expect(state.keys).toEqual(["object"]);
+    expect(state.alarm).toBeGreaterThan(Date.now() + 300_000); // fresh for 300 s, kept for revalidation and stale use after
+    const r2Before = (await testEnv.SHIELD_BUCKET!.list({ prefix: "shield/" })).objects.length;
+    const left = await runInDurableObject(stub, async (_o, s) => {
+      await sweep({ storage: s.storage, bucket: testEnv.SHIELD_BUCKET, now: () => state.alarm! + 1 });
+      return [...(await s.storage.list()).keys()];
+    });
+    expect(left).toEqual([]);
+    expect((await testEnv.SHIELD_BUCKET!.list({ prefix: "shield/" })).objects.length).toBe(r2Before - 1);
   });
 
   it("explain shows the shield's copy", async () => {
