@@ -5,8 +5,9 @@
  *    ├─pass──► pass (origin, as sent) ─────────────────────────────────────────┤
  *    ├─refresh─────────────────────────┐                                       │
  *    └─lookup─► hit (fresh | swr*) ────┼───────────────────────────────────────┤
- *               stale | purged | miss ─┴► miss (coalesce) ─► fetch ─►          ├─► deliver
- *                                         backend response ─► store ───────────┘
+ *               stale | purged | miss ─┴► forward: miss (coalesce) ─► fetch ─► ├─► deliver
+ *                                         (shield or origin) backend response ─► │
+ *                                         store, or the stale copy when slow ────┘
  *   * stale-while-revalidate: served, and refreshed by the same fetch machine in the background.
  *
  * Every verdict is a discriminated union and every switch is exhaustive (`unreachable`), so an
