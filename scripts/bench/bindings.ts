@@ -26,10 +26,11 @@ export interface BenchBindings {
 export const BENCH_PURGE_TOKEN = "bench-purge-token-0123456789abcdef";
 
 /**
- * Our worker's bindings, as wrangler.toml gives them: the TAGS KV namespace (the purge journal and
- * per-tag keys) and the PURGES Durable Object namespace (class PurgeCoordinator, SQLite-backed,
- * exported by the bundle and re-exported by the bench's wrapper). The one place to add one:
- * e.g. `r2Buckets: ["BODIES"]`.
+ * Our worker's bindings, as wrangler.toml's top level gives them: the TAGS KV namespace (the purge
+ * journal and per-tag keys), the PURGES Durable Object namespace (class PurgeCoordinator), and the
+ * origin shield's SHIELD namespace (class OriginShield) with its SHIELD_BUCKET R2 bucket (unused
+ * while EDGE_CONFIG leaves the shield off, as here). The classes are SQLite-backed, exported by the
+ * bundle and re-exported by the bench's wrapper. The one place to add one.
  */
 export function edgeCacheBindings(originUrl: string): BenchBindings {
   return {
@@ -42,8 +43,8 @@ export function edgeCacheBindings(originUrl: string): BenchBindings {
       LOG_REQUESTS: "false",
     },
     kvNamespaces: ["TAGS"],
-    r2Buckets: [],
-    durableObjects: { PURGES: "PurgeCoordinator" },
+    r2Buckets: ["SHIELD_BUCKET"],
+    durableObjects: { PURGES: "PurgeCoordinator", SHIELD: "OriginShield" },
   };
 }
 

@@ -66,11 +66,18 @@ export function kvTable(rows: Measured[]): string {
     "  counted by a bench-only wrapper around the worker's env.TAGS over the measured run (a bulk get of up to 100 keys is one get);",
     `  the purge coordinator's own writes are not counted (they are not per request). Target: KV reads per hit ≈ 0 `
       + `(≤ 1 per isolate per tagCheckMemoMs, ${TAG_CHECK_MEMO_MS} ms; ${ISOLATES} isolate here).`,
-    ...(runs.some((m) => m.target === "hit-after-purge")
-      ? ["  hit-after-purge runs right after the purge runs, which purged more than the journal's 4,000 tags: its window then starts at the newest",
-        "  purges, so the cached entry (filled before it) is judged from per-tag keys, whose memo the worker trusts only from 2 minutes after that start."]
-      : []),
+    ...(runs.some((m) => m.target === "hit-after-purge") ? afterPurgeNote(rows) : []),
   ].join("\n");
+}
+
+/** What the journal looked like when hit-after-purge ran. */
+function afterPurgeNote(rows: Measured[]): string[] {
+  const last = rows.filter((m) => m.purge).at(-1)?.purge;
+  if (!last?.windowTrimmed) return [`  hit-after-purge runs right after the purge runs (the journal then held ${last?.journalTags ?? "?"} tags, its window not cut short).`];
+  return [
+    "  hit-after-purge runs right after the purge runs, which purged more than the journal's 4,000 tags: its window then starts at the newest",
+    "  purges, so the cached entry (filled before it) is judged from per-tag keys, whose memo the worker trusts only from 2 minutes after that start.",
+  ];
 }
 
 /** Journal reads a run of `seconds` may make: one per isolate per interval, plus the one already due when it starts. */
