@@ -8,7 +8,7 @@ import type { MiddlewareHandler } from "hono";
 import { type Config, ConfigError } from "./config.ts";
 import type { Env } from "./env.ts";
 import { explain, explainJson } from "./explain.ts";
-import { decodeRepeatedly } from "./key.ts";
+import { inWorkerNamespace } from "./namespace.ts";
 import { keyHash, logFault, logRequest } from "./log.ts";
 import { LOOP_HEADER } from "./origin.ts";
 import { handlePurge } from "./purge/api.ts";
@@ -17,20 +17,7 @@ import type { PurgeCoordinator } from "./purge/coordinator.ts";
 import type { Trace } from "./runtime.ts";
 import { type AppRuntime, buildRuntime } from "./wiring.ts";
 
-/** Characters some routers drop or fold away: controls, spaces, soft hyphen, zero-width marks. */
-const INVISIBLE = /[\x00-\x20\x7f\u00ad\u200b-\u200f\u2060\ufeff]/g;
-
-/**
- * Is this path the worker's own `/__edge` namespace, however it is spelled? Percent-decoded
- * repeatedly (`%252F`), Unicode compatibility folded (`ſ` is `s`), lower-cased, with invisible
- * characters removed: any path that then contains `__edge` is answered by the worker and never
- * forwarded, since it may carry a bearer token (`/__edge./purge`, `/x/..%2F__edge/purge`, ...).
- */
-export function inWorkerNamespace(path: string): boolean {
-  // Plain ASCII without escapes (most paths): nothing to decode or fold.
-  if (!/[%\u0080-\uffff]/.test(path)) return /__edge/i.test(path);
-  return decodeRepeatedly(path).normalize("NFKC").toLowerCase().replace(INVISIBLE, "").includes("__edge");
-}
+export { inWorkerNamespace };
 
 /** Shortest PURGE_TOKEN accepted: a guessable token is worse than none. */
 export const MIN_PURGE_TOKEN_LENGTH = 16;

@@ -76,9 +76,18 @@ const ruleSchema = lazy(() => z.strictObject({
   tags: withDefault(z.array(str()), []),
   /** Key entries by the folded language (when `languages` is set). Off for assets that never vary by language. */
   language: withDefault(z.boolean(), true),
+  /**
+   * Edge Side Includes: assemble this rule's HTML responses that the origin marks
+   * `Surrogate-Control: content="ESI/1.0"`. Visitors with a session then get the shared page,
+   * fetched without their cookies, with their personal fragments fetched with them.
+   */
+  esi: z.optional(z.boolean()),
 }).check(z.superRefine((rule, ctx) => {
   if (!rule.bypass && rule.cacheControl === undefined) {
     ctx.addIssue({ code: "custom", message: "needs cacheControl unless bypass is true", path: ["cacheControl"], input: rule });
+  }
+  if (rule.esi && rule.bypass) {
+    ctx.addIssue({ code: "custom", message: "a bypass rule is never assembled: esi needs a cached rule", path: ["esi"], input: rule });
   }
   if (rule.cacheControl !== undefined && !rule.bypass) {
     const cc = parseCacheControl(rule.cacheControl);
@@ -142,6 +151,8 @@ const FIELDS = {
   staleWaitMs: field(() => int(0, 120_000), 1000),
   /** The origin shield: one origin fetch per key for all locations (README, "Origin shield"). Off by default. */
   shield: field(shieldSchema, { enabled: false }),
+  /** An ESI fragment that has not answered in this long (ms) fails: its `alt`, `onerror="continue"`, or an error comment. */
+  esiFragmentTimeoutMs: field(() => int(50, 60_000), 5000),
   /** Abort an origin request after this long; with nothing stale to serve the client gets a 504. */
   originTimeoutMs: field(() => int(100, 120_000), 15_000),
   /** Part of every key: bump it on deploy to start from an empty cache. */
@@ -270,6 +281,8 @@ interface Derived {
   stripHeaderNames: readonly string[];
   /** The options as given (JSON): what a shield object parses to run with the same configuration. */
   source: string;
+  /** Some rule assembles Edge Side Includes. */
+  esi: boolean;
 }
 
 /** The compiled configuration: every option plus derived values, deeply frozen. */
@@ -335,6 +348,7 @@ function compile(parsed: Parsed, source: string): Config {
     tagHeaderNames: lower(parsed.tagHeaders),
     stripHeaderNames: lower([...parsed.stripRequestHeaders, ...parsed.extraStripRequestHeaders]),
     source,
+    esi: rules.some((r) => r.esi === true),
   };
   return deepFreeze(config);
 }

@@ -13,6 +13,7 @@ export interface RuleInput {
   contentTypes?: string[] | undefined;
   tags: string[];
   language: boolean;
+  esi?: boolean | undefined;
 }
 
 /**

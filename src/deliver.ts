@@ -9,14 +9,16 @@ import { type CacheStatus, formatCacheStatus } from "./http/cache-status.ts";
 import { decideRange, isNotModified, notModifiedHeaders } from "./http/conditional.ts";
 import { removeHopByHop } from "./http/hop-by-hop.ts";
 import type { CacheKey } from "./key.ts";
+import { esiMarked } from "./esi/markup.ts";
 
 /**
  * Where the response comes from, which decides what may be evaluated against it: a stored entry
  * (conditionals and Range), a fill being stored (conditionals; a Range is not cut from a body
  * still streaming from the origin: the full 200 is sent, which RFC 9110 §14.2 allows), a response
- * we do not share (neither: it keeps its own headers, a Set-Cookie say), or one we made (errors).
+ * we do not share (neither: it keeps its own headers, a Set-Cookie say), one we made (errors), or
+ * a page assembled from ESI fragments (neither: it has no validators and no length of its own).
  */
-export type DeliverySource = "stored" | "fill" | "unshared" | "synthetic";
+export type DeliverySource = "stored" | "fill" | "unshared" | "synthetic" | "assembled";
 
 export interface Delivery {
   source: DeliverySource;
@@ -45,6 +47,8 @@ export interface Delivery {
 export interface Prepared {
   headers: Headers;
   hasDate: boolean;
+  /** The origin marked the object for ESI (Surrogate-Control: content="ESI/1.0", not among `headers`). */
+  esi: boolean;
 }
 
 /** The delivery's headers, copied from its prepared ones on first use. */
@@ -123,7 +127,7 @@ async function range(request: Request, d: Delivery): Promise<Delivery> {
   return { ...d, body: bytes };
 }
 
-const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
+export const DEFAULT_STEPS: readonly DeliveryStep[] = [preconditions];
 
 /** The per-response headers: X-Cache, our Cache-Status member, Age, Warning, Date. */
 function responseHeaders(d: Delivery, hasDate: boolean, upstream: string | null = null): [string, string][] {
@@ -152,6 +156,8 @@ function applyStaticHeaders(h: Headers, d: Pick<Delivery, "cacheControl" | "key"
   else if (d.cacheControl !== undefined) h.set("cache-control", d.cacheControl);
   // RFC 9213 §2.1: Cloudflare-CDN-Cache-Control targets us alone; it is consumed here, not passed on.
   h.delete("cloudflare-cdn-cache-control");
+  // Edge Architecture Specification §3: Surrogate-Control is for surrogates; clients never see it.
+  h.delete("surrogate-control");
   applySecurityHeaders(h, config.securityHeaders);
   for (const name of config.tagHeaderNames) h.delete(name);
   // The page was chosen by language: say so to browsers and caches downstream (RFC 9110 §12.5.5).
@@ -176,11 +182,12 @@ export function clientHeaders(entry: { headers: Headers }, d: Pick<Delivery, "ca
   let p = preparedFor.get(entry);
   if (!p) {
     const h = new Headers(entry.headers);
+    const esi = esiMarked(h.get("surrogate-control"));
     applyStaticHeaders(h, d, config);
     h.set("accept-ranges", "bytes");
     // Set per response (responseHeaders): never twice.
     for (const name of ["age", "x-cache", "cache-status", "warning"]) h.delete(name);
-    p = { headers: h, hasDate: h.has("date") };
+    p = { headers: h, hasDate: h.has("date"), esi };
     preparedFor.set(entry, p);
   }
   return p;

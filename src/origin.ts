@@ -50,6 +50,13 @@ export function originUrl(base: string, publicUrl: URL, pathAndQuery: string): s
 }
 
 /** What a cache fill tells the origin in place of the client's own headers. */
+/**
+ * What a request on an ESI rule tells the origin (Edge Architecture Specification 1.0): this
+ * surrogate processes ESI, so the page may contain `<esi:include>` (the Django package's
+ * `{% edge_include %}` looks for it). Never taken from the client.
+ */
+export const SURROGATE_CAPABILITY = 'edge-cache="ESI/1.0"';
+
 export interface FillHeaders {
   userAgent: string;
   accept: string;
@@ -65,8 +72,9 @@ export interface FillHeaders {
  * public host and scheme. No client IP: the fill is made for everyone who shares the entry (on a
  * same-zone route Cloudflare derives CF-Connecting-IP from x-real-ip, which is set to 0.0.0.0).
  */
-export function fillRequest(key: CacheKey, o: FillHeaders): OriginRequest {
+export function fillRequest(key: CacheKey, o: FillHeaders, esi = false): OriginRequest {
   const headers = new Headers({ "user-agent": o.userAgent, accept: o.accept, "accept-encoding": "gzip, br", "x-real-ip": "0.0.0.0" });
+  if (esi) headers.set("surrogate-capability", SURROGATE_CAPABILITY);
   if (key.language !== undefined) headers.set("accept-language", key.language);
   if (key.cookies.length) headers.set("cookie", key.cookies.map(([n, v]) => `${n}=${v}`).join("; "));
   for (const [name, value] of key.headers) headers.set(name, value);
@@ -90,6 +98,8 @@ export interface PassOptions {
   forwardedHeaders: boolean;
   clientIp: string | null;
   body: ReadableStream | null;
+  /** The rule assembles ESI: say so (Surrogate-Capability). */
+  esi?: boolean;
 }
 
 /** The origin request of a passed (bypassed) request: as the client sent it, minus hop-by-hop, analytics cookies and poisoning headers. */
@@ -98,6 +108,9 @@ export function passRequest(incoming: Headers, opts: PassOptions): OriginRequest
   for (const name of NOT_FORWARDED) headers.delete(name);
   for (const name of opts.strip) headers.delete(name);
   if (opts.cookie !== null) headers.set("cookie", opts.cookie);
+  // Only we say whether ESI is processed: a client's claim would have the origin send markup raw.
+  headers.delete("surrogate-capability");
+  if (opts.esi) headers.set("surrogate-capability", SURROGATE_CAPABILITY);
   if (opts.forwardedHeaders) {
     headers.set("x-forwarded-host", opts.publicUrl.host);
     headers.set("x-forwarded-proto", opts.publicUrl.protocol.slice(0, -1));

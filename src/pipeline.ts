@@ -13,23 +13,37 @@
  * Every verdict is a discriminated union and every switch is exhaustive (`unreachable`), so an
  * unhandled transition is a compile error. Every response leaves through `deliver`.
  */
-import { deliver, type Delivery, type DeliveryStep, synthetic } from "./deliver.ts";
+import { deliver, type Delivery, headersOf, preconditions, synthetic } from "./deliver.ts";
+import { esiStep } from "./esi/assemble.ts";
+import { esiMarked } from "./esi/markup.ts";
 import type { CacheStatus } from "./http/cache-status.ts";
 import { forward as forwardTo, withSmallBodyRead } from "./phases/forward.ts";
 import { type FoundEntry, lookup } from "./phases/lookup.ts";
 import { pass } from "./phases/pass.ts";
-import { recv, type RequestFacts, type SkipCondition } from "./phases/recv.ts";
+import { recv, type RequestFacts, SKIP_CONDITIONS, type SkipCondition } from "./phases/recv.ts";
 import { refreshInBackground } from "./phases/refresh.ts";
 import { storeAndAnswer, storedDelivery } from "./phases/store.ts";
 import { headersTooLarge as tooLargeHeaders, type TooLarge } from "./policy.ts";
 import { type Invocation, type Runtime, unreachable } from "./runtime.ts";
 import { discard, ttlLeft } from "./store/entries.ts";
 
-export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
+/** `depth`: 0 for a client's request, 1 for an ESI fragment of its page, 2 for a fragment's fragment... */
+export type Pipeline = (request: Request, inv: Invocation, depth?: number) => Promise<Response>;
 
-/** Build the request handler for one isolate's runtime; `steps` is the delivery chain (default: client preconditions). */
-export function createPipeline(rt: Runtime, steps?: readonly DeliveryStep[]): Pipeline {
-  return async (request, inv) => deliver(request, await journey(request, rt, inv), rt.config, steps);
+/**
+ * Build the request handler for one isolate's runtime. The delivery chain is the client
+ * preconditions, after ESI assembly when a rule has `esi` (fragments go through this same pipeline).
+ */
+export function createPipeline(rt: Runtime): Pipeline {
+  const pipeline: Pipeline = async (request, inv, depth = 0) => {
+    const d = await journey(request, rt, inv, depth > 0);
+    if (!rt.config.esi) return deliver(request, d, rt.config);
+    // Fragments share the page's background work, not its log line.
+    const fragments: Invocation = { waitUntil: (p) => inv.waitUntil(p) };
+    const esi = esiStep({ config: rt.config, depth, fragment: (req) => pipeline(req, fragments, depth + 1) });
+    return deliver(request, d, rt.config, [esi, preconditions]);
+  };
+  return pipeline;
 }
 
 /** Where a request going to the origin stands. */
@@ -42,25 +56,37 @@ interface Forward {
   notBefore: number;
 }
 
-async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<Delivery> {
-  const received = recv(request, rt.config);
+async function journey(request: Request, rt: Runtime, inv: Invocation, fragment: boolean): Promise<Delivery> {
+  const received = recv(request, rt.config, fragment);
   if (received.kind === "synth") return tooLarge(received);
   const f = received.facts;
   if (inv.trace) {
     inv.trace.rule = f.rule?.name ?? "-";
     inv.trace.key = f.key.key;
   }
-  const forward = { stale: null, storeUsable: true, coalesce: true, notBefore: 0 };
+  let d: Delivery;
   switch (received.kind) {
     case "pass":
       return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, received.condition, rt, inv);
     case "refresh":
-      return toOrigin(f, { ...forward, status: skipStatus(received.condition), coalesce: false, notBefore: rt.now() }, rt, inv);
+      d = await toOrigin(f, { ...FORWARD, status: skipStatus(received.condition), coalesce: false, notBefore: rt.now() }, rt, inv);
+      break;
     case "lookup":
+      d = await cached(f, rt, inv);
       break;
     default:
       return unreachable(received);
   }
+  const own = ownFetch(f, d);
+  if (!own) return d;
+  if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+  return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, own, rt, inv);
+}
+
+const FORWARD = { stale: null, storeUsable: true, coalesce: true, notBefore: 0 };
+
+/** The lookup and what follows from its verdict. */
+async function cached(f: RequestFacts, rt: Runtime, inv: Invocation): Promise<Delivery> {
   const looked = await lookup(f, rt, (p) => inv.waitUntil(p));
   const missed: CacheStatus = { xCache: "MISS", fwd: "miss" };
   switch (looked.kind) {
@@ -75,19 +101,42 @@ async function journey(request: Request, rt: Runtime, inv: Invocation): Promise<
       return storedDelivery(held, { ...status, detail: "stale-while-revalidate" }, { facts: f, rt });
     }
     case "stale":
-      return toOrigin(f, { ...forward, status: { ...missed, fwd: "stale", detail: looked.softPurgedBy ? "soft-purged" : undefined }, stale: looked.found }, rt, inv);
+      return toOrigin(f, { ...FORWARD, status: { ...missed, fwd: "stale", detail: looked.softPurgedBy ? "soft-purged" : undefined }, stale: looked.found }, rt, inv);
     case "purged":
       // Purged (possibly in another location): drop it here too and fetch afresh.
       inv.waitUntil(rt.writer.drop(looked.found.storeKey));
       await discard(looked.found.entry);
-      return toOrigin(f, { ...forward, status: { ...missed, detail: looked.by === "local-invalidation" ? "invalidated" : "purged" } }, rt, inv);
+      return toOrigin(f, { ...FORWARD, status: { ...missed, detail: looked.by === "local-invalidation" ? "invalidated" : "purged" } }, rt, inv);
     case "miss":
-      return toOrigin(f, { ...forward, status: { ...missed, fwd: "uri-miss" } }, rt, inv);
+      return toOrigin(f, { ...FORWARD, status: { ...missed, fwd: "uri-miss" } }, rt, inv);
     case "unavailable":
-      return toOrigin(f, { ...forward, status: missed, storeUsable: false }, rt, inv);
+      return toOrigin(f, { ...FORWARD, status: missed, storeUsable: false }, rt, inv);
     default:
       return unreachable(looked);
   }
+}
+
+/** Why a request that went the shared way is fetched again for this visitor (with its cookies, never stored). */
+const SESSION = SKIP_CONDITIONS.find((c) => c.name === "session")!;
+const PERSONAL_FRAGMENT: SkipCondition = {
+  name: "personal-fragment", why: "an ESI fragment that may not be shared: fetched again with the visitor's cookies", effect: "pass", report: "BYPASS",
+  when: () => false,
+};
+
+/**
+ * A visitor with a session on an ESI rule, and every ESI fragment, first go the shared way: the
+ * shared copy, fetched without the visitor's cookies, so nothing personal can be stored. It serves
+ * them only when it may: for a page, a shared ESI template (its personal parts are fragments); for
+ * a fragment, a shared copy. Otherwise (not marked for ESI; answered private, no-store or with
+ * Set-Cookie) the request is fetched again for this visitor alone, with its cookies.
+ */
+function ownFetch(f: RequestFacts, d: Delivery): SkipCondition | null {
+  if (d.source === "synthetic") return null;
+  const shared = d.source === "stored" || d.source === "fill";
+  if (f.fragment) return !shared && f.request.headers.has("cookie") ? PERSONAL_FRAGMENT : null;
+  if (f.cookies.session.length === 0) return null;
+  const template = shared && d.status === 200 && (d.prepared ? d.prepared.esi : esiMarked(headersOf(d).get("surrogate-control")));
+  return template ? null : SESSION;
 }
 
 /** Coalesce or lead, fetch, judge, store, answer (or answer stale when the origin is slow or down). */

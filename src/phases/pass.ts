@@ -14,7 +14,10 @@ const UNSAFE = new Set(["POST", "PUT", "DELETE", "PATCH"]);
 export async function pass(f: RequestFacts, condition: SkipCondition, rt: Runtime, inv: Invocation): Promise<Delivery> {
   const status: CacheStatus = { xCache: "BYPASS", fwd: "bypass", detail: condition.name };
   const result = await rt.origin.fetch(passRequestOf(f, rt.config));
-  if (inv.trace) inv.trace.originMs = result.ms;
+  if (inv.trace) {
+    inv.trace.originMs = result.ms;
+    inv.trace.originAsked = true;
+  }
   if (!result.ok) return originFailure(result.kind, status);
   const res = result.response;
   // RFC 9111 §4.4: a successful unsafe request invalidates the target URI and the same-origin

@@ -26,6 +26,8 @@ export interface RequestFacts {
   bypassRule: Rule | undefined;
   /** What the origin receives on a cacheable fetch, from the key alone (built on first use: a plain HIT never pays for it). */
   originRequest(): OriginRequest;
+  /** An ESI fragment (a subrequest of an assembled page), not a client's request. */
+  fragment: boolean;
 }
 
 /**
@@ -57,8 +59,10 @@ export const SKIP_CONDITIONS = [
     when: (f) => f.rule?.bypass === true || f.bypassRule !== undefined,
   },
   {
+    // On an ESI rule, and for fragments, a session gets the shared page (fetched without its
+    // cookies) and its personal fragments with them: see pipeline.ts, ownFetchNeeded.
     name: "session", why: "a session cookie is present: the page may be personal", effect: "pass", report: "BYPASS",
-    when: (f) => f.cookies.session.length > 0,
+    when: (f) => f.cookies.session.length > 0 && !f.fragment && f.rule?.esi !== true,
   },
   {
     name: "ambiguous-cookie", why: "the Cookie header could be read differently by the origin (control characters, a name that is not a token, a keyed or session cookie twice)",
@@ -90,31 +94,31 @@ export type RecvVerdict =
   | { kind: "refresh"; facts: RequestFacts; condition: SkipCondition }
   | { kind: "lookup"; facts: RequestFacts };
 
-/** Decide what happens to `request`. */
-export function recv(request: Request, config: Config): RecvVerdict {
+/** Decide what happens to `request` (`fragment`: an ESI subrequest). */
+export function recv(request: Request, config: Config, fragment = false): RecvVerdict {
   const tooLong = urlTooLong(request, config.maxUrlLength);
   if (tooLong) return { kind: "synth", ...tooLong };
-  const facts = requestFacts(request, config);
+  const facts = requestFacts(request, config, fragment);
   const condition = SKIP_CONDITIONS.find((c) => c.when(facts, config));
   if (!condition) return { kind: "lookup", facts };
   return condition.effect === "pass" ? { kind: "pass", facts, condition } : { kind: "refresh", facts, condition };
 }
 
-function requestFacts(request: Request, config: Config): RequestFacts {
+function requestFacts(request: Request, config: Config, fragment: boolean): RequestFacts {
   const url = new URL(request.url);
   const cookies = analyseCookies(request.headers.get("cookie"), config.cookieRules);
   const key = buildKey(url, request.headers, config.keyOptions, cookies);
   const matched = matchRuleWithPattern(key.path, config.rules);
   let built: OriginRequest | undefined;
   return {
-    request, url, cookies, key,
+    request, url, cookies, key, fragment,
     method: request.method,
     headOnly: request.method === "HEAD",
     hasAuthorization: request.headers.has("authorization"),
     rule: matched?.rule,
     pattern: matched?.pattern,
     bypassRule: matchBypassRule(key.path, config.bypassPatterns),
-    originRequest: () => (built ??= fillRequest(key, config.fill)),
+    originRequest: () => (built ??= fillRequest(key, config.fill, matched?.rule.esi === true)),
   };
 }
 
@@ -123,5 +127,6 @@ export function passRequestOf(f: RequestFacts, config: Config): OriginRequest {
   return passRequest(f.request.headers, {
     publicUrl: f.url, method: f.method, cookie: f.cookies.forward, body: f.request.body,
     strip: config.stripHeaderNames, forwardedHeaders: config.forwardedHeaders, clientIp: f.request.headers.get("cf-connecting-ip"),
+    esi: f.rule?.esi === true,
   });
 }

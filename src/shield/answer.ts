@@ -30,9 +30,9 @@ export function shieldFacts(key: CacheKey, config: Config): RequestFacts {
   let built: OriginRequest | undefined;
   const request = new Request(key.url);
   return {
-    request, key, url: new URL(key.url), method: "GET", headOnly: false, hasAuthorization: false,
+    request, key, url: new URL(key.url), method: "GET", headOnly: false, hasAuthorization: false, fragment: false,
     cookies: analyseCookies(null, config.cookieRules), rule: matched?.rule, pattern: matched?.pattern, bypassRule: undefined,
-    originRequest: () => (built ??= fillRequest(key, config.fill)),
+    originRequest: () => (built ??= fillRequest(key, config.fill, matched?.rule.esi === true)),
   };
 }
 

@@ -1,0 +1,182 @@
+/**
+ * Edge Side Includes (I/O): a step of the delivery chain that assembles a page the origin marked
+ * (`Surrogate-Control: content="ESI/1.0"`) on a rule with `esi: true`, with HTMLRewriter.
+ *
+ * - `<esi:include src alt onerror="continue">`: each fragment is a subrequest through the same
+ *   pipeline (its own key, rule, tags, lifetime, purges), with the visitor's headers and cookies:
+ *   a public fragment is shared, one under a bypass rule (or answered private) is the visitor's own.
+ * - `<esi:remove>…</esi:remove>` is dropped, `<esi:comment/>` too, and `<!--esi … -->` unwrapped.
+ * - Fragments are fetched in parallel (a first pass over the template finds them all) and written
+ *   in document order as the second pass streams: the bytes before a fragment leave before it has
+ *   arrived. Each has `esiFragmentTimeoutMs`; a failed one falls back to its `alt`, then to
+ *   nothing (`onerror="continue"`) or an HTML comment naming the failure (and a log line).
+ * - Bounds: ESI_MAX_INCLUDES per document, ESI_MAX_DEPTH levels, same-host relative URLs only.
+ *
+ * An assembled page is no longer the stored object: it is sent without Content-Length, ETag or
+ * Last-Modified (so no conditional or Range request can be answered from the template's
+ * validators), and `Cache-Control: private, no-cache` (it may hold a visitor's fragments).
+ */
+import { TIMED_OUT, waitFor } from "../coalesce.ts";
+import type { Config } from "../config.ts";
+import { type Delivery, type DeliveryStep, headersOf } from "../deliver.ts";
+import { logEvent } from "../log.ts";
+import { inWorkerNamespace } from "../namespace.ts";
+import { matchRule } from "../policy.ts";
+import { BUFFER_LIMIT, readWhole } from "../store/entries.ts";
+import { ESI_MAX_DEPTH, ESI_MAX_INCLUDES, esiMarked, fragmentTarget, unwrapEsiComments } from "./markup.ts";
+
+/** What an assembled page tells browsers and caches downstream. */
+export const ASSEMBLED_CACHE_CONTROL = "private, no-cache";
+/** Largest fragment body inserted (read whole within the fragment's time). */
+const FRAGMENT_MAX = BUFFER_LIMIT;
+
+export interface EsiContext {
+  config: Config;
+  /** 0 for a client's page, 1 for its fragments, ... */
+  depth: number;
+  /** The response to a fragment request, through the pipeline one level deeper. */
+  fragment(request: Request): Promise<Response>;
+}
+
+interface Include {
+  src: string;
+  alt: string | null;
+  continueOnError: boolean;
+}
+
+type Resolved = { ok: true; src: string; bytes: Uint8Array; status: string } | { ok: false; src: string; reason: string; continueOnError: boolean };
+
+/** Request headers a fragment never inherits from the page's request: they describe the page. */
+const PAGE_ONLY = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range", "content-length", "content-type"];
+
+export function esiStep(ctx: EsiContext): DeliveryStep {
+  return async (request, d) => {
+    if (!assemblable(d, ctx.config)) return d;
+    const headers = new Headers(headersOf(d));
+    for (const name of ["content-length", "etag", "last-modified", "accept-ranges", "surrogate-control"]) headers.delete(name);
+    const assembled = { ...d, source: "assembled" as const, headers, prepared: undefined, cacheControl: ASSEMBLED_CACHE_CONTROL, age: undefined };
+    if (request.method === "HEAD" || d.body === null) {
+      if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+      return { ...assembled, body: null };
+    }
+    const template = d.body instanceof Uint8Array ? d.body : await readWhole(d.body, ctx.config.maxEntryBytes, null).catch(() => null);
+    if (!template) return { ...assembled, body: new TextEncoder().encode("<!-- esi: the page could not be read -->\n") };
+    const doc = unwrapEsiComments(template);
+    const includes = await scan(doc);
+    const page = new URL(request.url);
+    const results = includes.map((inc, i) => (i < ESI_MAX_INCLUDES
+      ? resolve(inc, request, page, ctx)
+      : Promise.resolve<Resolved>({ ok: false, src: inc.src, reason: `more than ${ESI_MAX_INCLUDES} includes`, continueOnError: inc.continueOnError })));
+    if (ctx.config.debugHeaders && results.length) headers.set("x-edge-esi", (await Promise.all(results)).map(describe).join(", "));
+    return { ...assembled, body: render(doc, results) };
+  };
+}
+
+/** A 200 HTML page the origin marked, on a rule that assembles ESI. */
+function assemblable(d: Delivery, config: Config): boolean {
+  if (d.source === "synthetic" || d.source === "assembled" || d.status !== 200 || !d.key) return false;
+  if (matchRule(d.key.path, config.rules)?.esi !== true) return false;
+  const marked = d.prepared ? d.prepared.esi === true : esiMarked(headersOf(d).get("surrogate-control"));
+  return marked && /^\s*text\/html\b/i.test((d.prepared?.headers ?? headersOf(d)).get("content-type") ?? "");
+}
+
+/** Track `<esi:remove>` nesting: includes inside one are not processed (and not counted). */
+function removals() {
+  let depth = 0;
+  return {
+    enter(el: Element) {
+      depth++;
+      el.onEndTag(() => { depth--; });
+    },
+    get inside() {
+      return depth > 0;
+    },
+  };
+}
+
+const scanned = new WeakMap<Uint8Array, Include[]>();
+
+/** The first pass: every include the document makes, in order (kept per template: a stored one is scanned once). */
+async function scan(doc: Uint8Array): Promise<Include[]> {
+  const known = scanned.get(doc);
+  if (known) return known;
+  const found: Include[] = [];
+  const removing = removals();
+  const rewriter = new HTMLRewriter()
+    .on("esi\\:remove", { element: (el) => removing.enter(el) })
+    .on("esi\\:include", {
+      element(el) {
+        if (removing.inside) return;
+        found.push({ src: el.getAttribute("src") ?? "", alt: el.getAttribute("alt"), continueOnError: el.getAttribute("onerror") === "continue" });
+      },
+    });
+  await rewriter.transform(new Response(doc)).arrayBuffer();
+  scanned.set(doc, found);
+  return found;
+}
+
+/** The second pass: the document streamed, each include replaced by its fragment once it has arrived. */
+function render(doc: Uint8Array, results: Promise<Resolved>[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  const removing = removals();
+  const rewriter = new HTMLRewriter()
+    .on("esi\\:remove", { element: (el) => { removing.enter(el); el.remove(); } })
+    // A self-closing <esi:comment/> or <esi:include/> is not a void element to an HTML parser: what
+    // follows it up to its parent's end is its "content", kept (removeAndKeepContent).
+    .on("esi\\:comment", { element: (el) => { el.removeAndKeepContent(); } })
+    .on("esi\\:include", {
+      async element(el) {
+        if (removing.inside) return;
+        const r = await results[i++]!;
+        if (r.ok) el.before(new Response(r.bytes), { html: true });
+        else if (!r.continueOnError) el.before(`<!-- esi:include ${JSON.stringify(r.src).replace(/--/g, "- -")} failed: ${r.reason.replace(/--/g, "- -")} -->`, { html: true });
+        el.removeAndKeepContent();
+      },
+    });
+  return rewriter.transform(new Response(doc)).body!;
+}
+
+/** Fetch an include (then its alt), within the fragment timeout. */
+async function resolve(inc: Include, page: Request, url: URL, ctx: EsiContext): Promise<Resolved> {
+  const reasons: string[] = [];
+  for (const src of inc.alt ? [inc.src, inc.alt] : [inc.src]) {
+    const r = await fetchFragment(src, page, url, ctx);
+    if (typeof r !== "string") return { ok: true, src, bytes: r.bytes, status: r.status };
+    reasons.push(inc.alt ? `${src}: ${r}` : r);
+  }
+  const reason = reasons.join("; ");
+  logEvent("warn", "esi-include-failed", { page: url.pathname, src: inc.src, reason, continued: inc.continueOnError });
+  return { ok: false, src: inc.src, reason, continueOnError: inc.continueOnError };
+}
+
+/** One fragment: its bytes and Cache-Status, or why it failed. */
+async function fetchFragment(src: string, page: Request, pageUrl: URL, ctx: EsiContext): Promise<{ bytes: Uint8Array; status: string } | string> {
+  const target = fragmentTarget(src, pageUrl);
+  if (!target.ok) return `refused (${target.reason})`;
+  if (inWorkerNamespace(target.url.pathname)) return "refused (the worker's own namespace)";
+  if (ctx.depth + 1 > ESI_MAX_DEPTH) return `refused (more than ${ESI_MAX_DEPTH} levels of includes)`;
+  const headers = new Headers(page.headers);
+  for (const name of PAGE_ONLY) headers.delete(name);
+  const ms = ctx.config.esiFragmentTimeoutMs;
+  const deadline = Date.now() + ms;
+  const pending = ctx.fragment(new Request(target.url, { method: "GET", headers }));
+  const res = await waitFor(pending, ms);
+  if (res === TIMED_OUT) {
+    void pending.then((late) => late.body?.cancel(), () => undefined);
+    return `no answer within ${ms} ms`;
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    return `status ${res.status}`;
+  }
+  const body = res.body ? waitFor(readWhole(res.body, FRAGMENT_MAX, null), Math.max(1, deadline - Date.now())) : Promise.resolve(new Uint8Array());
+  const bytes = await body.catch(() => null);
+  if (bytes === TIMED_OUT) return `body not complete within ${ms} ms`;
+  if (bytes === null) return `body unreadable or over ${FRAGMENT_MAX} bytes`;
+  return { bytes, status: res.headers.get("cache-status") ?? "" };
+}
+
+/** A fragment in the debug header: its src and Cache-Status, or its failure. */
+function describe(r: Resolved): string {
+  return r.ok ? `${JSON.stringify(r.src)}; status=${JSON.stringify(r.status)}` : `${JSON.stringify(r.src)}; error=${JSON.stringify(r.reason)}`;
+}
