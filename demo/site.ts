@@ -25,17 +25,41 @@ export function postTags(p: Post): string[] {
   return [`post_${p.id}`, `category_${p.category}`, `author_${p.author}`];
 }
 
-function page(title: string, body: string, n: number): string {
+function page(title: string, body: string, n: number, user = ""): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>` +
-    `<link rel="stylesheet" href="/static/app.css"></head><body><h1>${title}</h1>${body}` +
+    `<link rel="stylesheet" href="/static/app.css"></head><body>${user}<h1>${title}</h1>${body}` +
     `<footer>rendered by the origin, request #${n}</footer></body></html>\n`;
 }
 
-function html(status: number, title: string, body: string, n: number, tags: string[], extra: HeadersInit = {}): Response {
+function html(status: number, title: string, body: string, n: number, tags: string[], extra: HeadersInit = {}, user = ""): Response {
   const headers = new Headers(extra);
   headers.set("content-type", "text/html; charset=utf-8");
   if (tags.length) headers.set("cache-tag", tags.join(","));
-  return new Response(page(title, body, n), { status, headers });
+  return new Response(page(title, body, n, user), { status, headers });
+}
+
+/** The visitor's name: in this demo, the session cookie's value ("sessionid=alice" is alice). */
+function visitor(request: Request): string | undefined {
+  return /(?:^|;\s*)sessionid=([^;]+)/.exec(request.headers.get("cookie") ?? "")?.[1];
+}
+
+/** The personal part of every blog page: who is signed in. */
+function userBox(request: Request): string {
+  const name = visitor(request);
+  return `<nav class="user">${name ? `Signed in as ${escape(name)}` : `<a href="/login/">Sign in</a>`}</nav>`;
+}
+
+/**
+ * A blog page with its personal part: as an ESI include when the edge says it assembles ESI
+ * (Surrogate-Capability, as Django's {% edge_include %} does), so the page itself is the same for
+ * everyone and cacheable; rendered inline otherwise.
+ */
+function blogPage(request: Request, status: number, title: string, body: string, n: number, tags: string[]): Response {
+  if (/ESI\/1\.0/.test(request.headers.get("surrogate-capability") ?? "")) {
+    return html(status, title, body, n, tags, { "surrogate-control": 'content="ESI/1.0"' }, `<esi:include src="/fragments/user/" onerror="continue"/>`);
+  }
+  // Rendered for this visitor: a signed-in page is theirs alone.
+  return html(status, title, body, n, tags, visitor(request) ? { "cache-control": "private" } : {}, userBox(request));
 }
 
 function escape(s: string): string {
@@ -59,13 +83,13 @@ export function demoSite(request: Request): Response {
 function route(request: Request, url: URL, path: string, n: number): Response {
   if (path === "/") {
     const items = POSTS.map((p) => `<li><a href="/blog/${p.slug}/">${escape(p.title)}</a></li>`).join("");
-    return html(200, "Edge blog", `<ul>${items}</ul>`, n, ["home", ...POSTS.flatMap(postTags)]);
+    return blogPage(request, 200, "Edge blog", `<ul>${items}</ul>`, n, ["home", ...POSTS.flatMap(postTags)]);
   }
   const blog = /^\/blog\/([a-z0-9-]+)\/$/.exec(path);
   if (blog) {
     const post = POSTS.find((p) => p.slug === blog[1]);
     if (!post) return html(404, "Not found", "<p>No such post.</p>", n, []);
-    return html(200, escape(post.title), `<p>${escape(post.body)}</p>`, n, postTags(post));
+    return blogPage(request, 200, escape(post.title), `<p>${escape(post.body)}</p>`, n, postTags(post));
   }
   if (path === "/api/posts/") {
     const body = JSON.stringify({ count: POSTS.length, results: POSTS.map(({ body: _b, ...p }) => p), rendered: n });
@@ -91,6 +115,10 @@ function route(request: Request, url: URL, path: string, n: number): Response {
     return new Response(JSON.stringify({ method: request.method, url: request.url, headers: seen }, null, 2) + "\n", {
       headers: { "content-type": "application/json", "cache-control": "private, no-store" },
     });
+  }
+  if (path === "/fragments/user/") {
+    // The personal fragment: private (never shared), whatever rule it is under.
+    return new Response(userBox(request), { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "private, no-store" } });
   }
   if (path === "/account/") {
     const cookie = request.headers.get("cookie") ?? "";

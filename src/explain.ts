@@ -58,7 +58,7 @@ export async function explain(target: string | null, headers: Headers, method: s
       ambiguous: f.cookies.ambiguous,
     },
     rule: f.rule
-      ? { name: f.rule.name, pattern: f.pattern, why: `first rule whose pattern matches ${f.key.path}`, cacheControl: f.rule.cacheControl ?? null, mode: f.rule.mode, bypass: f.rule.bypass, contentTypes: f.rule.contentTypes ?? null, tags: f.rule.tags }
+      ? { name: f.rule.name, pattern: f.pattern, why: `first rule whose pattern matches ${f.key.path}`, cacheControl: f.rule.cacheControl ?? null, mode: f.rule.mode, bypass: f.rule.bypass, contentTypes: f.rule.contentTypes ?? null, tags: f.rule.tags, esi: f.rule.esi === true }
       : { name: null, why: "no rule matches: only the origin's explicit caching headers apply" },
     bypass,
     originRequest: { url: originReq.pathAndQuery, headers: Object.fromEntries([...originReq.headers].filter(([k]) => k !== "cookie")) },

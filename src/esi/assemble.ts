@@ -23,7 +23,7 @@ import { logEvent } from "../log.ts";
 import { inWorkerNamespace } from "../namespace.ts";
 import { matchRule } from "../policy.ts";
 import { BUFFER_LIMIT, readWhole } from "../store/entries.ts";
-import { ESI_MAX_DEPTH, ESI_MAX_INCLUDES, esiMarked, fragmentTarget, unwrapEsiComments } from "./markup.ts";
+import { ESI_MAX_DEPTH, ESI_MAX_INCLUDES, esiMarked, fragmentTarget, includeOffsets, normaliseTemplate } from "./markup.ts";
 
 /** What an assembled page tells browsers and caches downstream. */
 export const ASSEMBLED_CACHE_CONTROL = "private, no-cache";
@@ -61,14 +61,14 @@ export function esiStep(ctx: EsiContext): DeliveryStep {
     }
     const template = d.body instanceof Uint8Array ? d.body : await readWhole(d.body, ctx.config.maxEntryBytes, null).catch(() => null);
     if (!template) return { ...assembled, body: new TextEncoder().encode("<!-- esi: the page could not be read -->\n") };
-    const doc = unwrapEsiComments(template);
-    const includes = await scan(doc);
+    const t = await prepare(template);
+    const { includes } = t;
     const page = new URL(request.url);
     const results = includes.map((inc, i) => (i < ESI_MAX_INCLUDES
       ? resolve(inc, request, page, ctx)
       : Promise.resolve<Resolved>({ ok: false, src: inc.src, reason: `more than ${ESI_MAX_INCLUDES} includes`, continueOnError: inc.continueOnError })));
     if (ctx.config.debugHeaders && results.length) headers.set("x-edge-esi", (await Promise.all(results)).map(describe).join(", "));
-    return { ...assembled, body: render(doc, results) };
+    return { ...assembled, body: render(t, results) };
   };
 }
 
@@ -94,12 +94,22 @@ function removals() {
   };
 }
 
-const scanned = new WeakMap<Uint8Array, Include[]>();
+interface Template {
+  /** The normalised document (markup.ts). */
+  doc: Uint8Array;
+  includes: Include[];
+  /** Where includes start: the document is fed to the second pass in pieces cut there. */
+  cuts: number[];
+}
 
-/** The first pass: every include the document makes, in order (kept per template: a stored one is scanned once). */
-async function scan(doc: Uint8Array): Promise<Include[]> {
-  const known = scanned.get(doc);
+/** Templates already prepared, by their bytes (the memory tier hands every hit the same bytes). */
+const prepared = new WeakMap<Uint8Array, Template>();
+
+/** Normalise the template and find every include it makes, in order (the first pass). */
+async function prepare(template: Uint8Array): Promise<Template> {
+  const known = prepared.get(template);
   if (known) return known;
+  const doc = normaliseTemplate(template);
   const found: Include[] = [];
   const removing = removals();
   const rewriter = new HTMLRewriter()
@@ -111,12 +121,32 @@ async function scan(doc: Uint8Array): Promise<Include[]> {
       },
     });
   await rewriter.transform(new Response(doc)).arrayBuffer();
-  scanned.set(doc, found);
-  return found;
+  const t = { doc, includes: found, cuts: includeOffsets(doc) };
+  prepared.set(template, t);
+  return t;
+}
+
+/**
+ * The document in pieces ending where includes start: the rewriter's output for a piece is sent
+ * once the piece is written, so what comes before a slow fragment is not held back with it.
+ */
+function pieces(t: Template): ReadableStream<Uint8Array> {
+  const bounds = [...t.cuts, t.doc.byteLength];
+  let from = 0;
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      while (i < bounds.length && bounds[i]! <= from) i++;
+      if (i >= bounds.length) return controller.close();
+      const to = bounds[i++]!;
+      controller.enqueue(t.doc.subarray(from, to));
+      from = to;
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** The second pass: the document streamed, each include replaced by its fragment once it has arrived. */
-function render(doc: Uint8Array, results: Promise<Resolved>[]): ReadableStream<Uint8Array> {
+function render(t: Template, results: Promise<Resolved>[]): ReadableStream<Uint8Array> {
   let i = 0;
   const removing = removals();
   const rewriter = new HTMLRewriter()
@@ -133,7 +163,7 @@ function render(doc: Uint8Array, results: Promise<Resolved>[]): ReadableStream<U
         el.removeAndKeepContent();
       },
     });
-  return rewriter.transform(new Response(doc)).body!;
+  return rewriter.transform(new Response(pieces(t))).body!;
 }
 
 /** Fetch an include (then its alt), within the fragment timeout. */

@@ -44,25 +44,40 @@ export function fragmentTarget(src: string, page: URL): FragmentTarget {
 }
 
 /**
- * ESI §3.7: `<!--esi ... -->` hides ESI markup from browsers when no processor runs; a processor
- * removes the comment delimiters and processes what is inside. Done on the document's bytes as a
- * binary string (one character per byte), so text in any encoding passes through unchanged.
+ * The template as HTMLRewriter should read it (done on the document's bytes as a binary string, one
+ * character per byte, so text in any encoding passes through unchanged):
+ * - ESI §3.7: `<!--esi ... -->` hides ESI markup from browsers when no processor runs; a processor
+ *   removes the comment delimiters and processes what is inside;
+ * - `<esi:include .../>` becomes `<esi:include ...></esi:include>`: to an HTML parser it is not a
+ *   void element, so a self-closing one would otherwise "contain" what follows it, up to and
+ *   including its parent's end tag.
  */
-export function unwrapEsiComments(bytes: Uint8Array): Uint8Array {
-  if (indexOf(bytes, ESI_COMMENT) === -1) return bytes;
-  const text = binaryString(bytes);
-  const out = text.replace(/<!--esi([\s\S]*?)-->/g, (_m, inner: string) => inner);
+export function normaliseTemplate(bytes: Uint8Array): Uint8Array {
+  if (indexOf(bytes, ESI_COMMENT) === -1 && indexOf(bytes, ESI_TAG) === -1) return bytes;
+  const out = binaryString(bytes)
+    .replace(/<!--esi([\s\S]*?)-->/g, (_m, inner: string) => inner)
+    .replace(/<(esi:(?:include|comment))\b((?:[^>"']|"[^"]*"|'[^']*')*?)\/>/gi, (_m, tag: string, attrs: string) => `<${tag}${attrs}></${tag}>`);
   const result = new Uint8Array(out.length);
   for (let i = 0; i < out.length; i++) result[i] = out.charCodeAt(i);
   return result;
 }
 
-const ESI_COMMENT = Uint8Array.from("<!--esi", (c) => c.charCodeAt(0));
+/** Offsets where `<esi:include` starts (the template is fed to the rewriter in pieces split there). */
+export function includeOffsets(bytes: Uint8Array): number[] {
+  const at: number[] = [];
+  for (let i = indexOf(bytes, INCLUDE_TAG); i !== -1; i = indexOf(bytes, INCLUDE_TAG, i + 1)) at.push(i);
+  return at;
+}
 
-/** Where `needle` first occurs in `hay`, or -1. */
-function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const ESI_COMMENT = ascii("<!--esi");
+const ESI_TAG = ascii("<esi:");
+const INCLUDE_TAG = ascii("<esi:include");
+
+/** Where `needle` first occurs in `hay` from `from`, or -1. */
+function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
   const first = needle[0]!;
-  for (let i = hay.indexOf(first); i !== -1 && i <= hay.length - needle.length; i = hay.indexOf(first, i + 1)) {
+  for (let i = hay.indexOf(first, from); i !== -1 && i <= hay.length - needle.length; i = hay.indexOf(first, i + 1)) {
     let j = 1;
     while (j < needle.length && hay[i + j] === needle[j]) j++;
     if (j === needle.length) return i;

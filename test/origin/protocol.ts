@@ -14,6 +14,8 @@ export interface ResponseSpec {
   compress?: "gzip" | "br";
   /** Send a 103 Early Hints interim response first. */
   earlyHints?: boolean;
+  /** Append `cookie=<the request's Cookie header, or "none">` to the body (a personal fragment). */
+  echoCookie?: boolean;
   /** Send exactly these raw header lines (name, value), repeats allowed, after `headers`. */
   rawHeaders?: [string, string][];
 }

@@ -83,7 +83,7 @@ async function sendSpec(req: IncomingMessage, res: ServerResponse, spec: Respons
     req.socket.destroy();
     return;
   }
-  const body = spec.body ?? "scripted\n";
+  const body = (spec.body ?? "scripted\n") + (spec.echoCookie ? `cookie=${req.headers.cookie ?? "none"}` : "");
   if (spec.earlyHints) res.writeEarlyHints({ link: "</static/app.css>; rel=preload; as=style" });
   const headers: Record<string, string | string[]> = { "content-type": "text/plain; charset=utf-8", ...spec.headers };
   if (spec.reset === "mid-body") {
