@@ -162,6 +162,27 @@ class EndToEndTests(LiveServerTestCase):
         time.sleep(0.5)  # the worker writes its log line after answering
         self.assertEqual(self.purge_requests() - before, 1)
 
-    def body(self, path):
-        with urllib.request.urlopen(self.edge + path, timeout=30) as response:
+    def test_edge_include_is_assembled_by_the_worker(self):
+        """{% edge_include %} through the worker (ESI on for pages in wrangler.toml's demo config):
+        the page is cached and shared, signed-in visitors included; its private fragment is fetched
+        per visitor; the latest-posts fragment is cached on its own and purged with its posts."""
+        Post.objects.create(title="Fresh news", category=Category.objects.create(name="C", slug="c"))
+        self.assertTrue(edge_cache.flush(30))
+        page = "/with-fragments/?personal=1"
+        self.assertEqual(self.get(page).cache, "MISS")
+        body = self.body(page, {"Cookie": "sessionid=someone"})
+        self.assertNotIn("<esi:", body)
+        self.assertIn("Fresh news", body)   # the latest-posts fragment
+        self.assertIn("Hello, you", body)   # the private fragment, fetched for this visitor
+        self.assertEqual(probe.fetch(self.edge + page, headers={"Cookie": "sessionid=someone"}).cache, "HIT")
+        # A save purges the fragment that lists the post, not the page around it.
+        post = Post.objects.get(title="Fresh news")
+        post.title = "Edited news"
+        self.saved(post.save)
+        self.assertIn("Edited news", self.body(page))
+        self.assertEqual(self.get(page).cache, "HIT")
+
+    def body(self, path, headers=None):
+        request = urllib.request.Request(self.edge + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.read().decode()
