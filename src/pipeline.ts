@@ -71,16 +71,42 @@ async function journey(request: Request, rt: Runtime, inv: Invocation, fragment:
     case "refresh":
       d = await toOrigin(f, { ...FORWARD, status: skipStatus(received.condition), coalesce: false, notBefore: rt.now() }, rt, inv);
       break;
-    case "lookup":
+    case "lookup": {
+      const known = personal(f) ? passedRecently(f, rt) : null;
+      if (known) return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, known, rt, inv);
       d = await cached(f, rt, inv);
       break;
+    }
     default:
       return unreachable(received);
   }
   const own = ownFetch(f, d);
   if (!own) return d;
   if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+  if (d.source === "unshared") rememberPass(f, rt);
   return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, own, rt, inv);
+}
+
+/** How long a key whose shared copy could not serve a visitor goes straight to the origin for such visitors. */
+export const HIT_FOR_PASS_MS = 120_000;
+const HIT_FOR_PASS_MAX = 1000;
+
+/** A visitor whose request went the shared way only to see whether the shared copy may serve it. */
+function personal(f: RequestFacts): boolean {
+  return f.fragment ? f.request.headers.has("cookie") : f.cookies.session.length > 0;
+}
+
+function passedRecently(f: RequestFacts, rt: Runtime): SkipCondition | null {
+  const until = rt.hitForPass.get(f.key.key);
+  if (until === undefined) return null;
+  if (until > rt.now()) return f.fragment ? PERSONAL_FRAGMENT : SESSION;
+  rt.hitForPass.delete(f.key.key);
+  return null;
+}
+
+function rememberPass(f: RequestFacts, rt: Runtime): void {
+  if (rt.hitForPass.size >= HIT_FOR_PASS_MAX) rt.hitForPass.clear();
+  rt.hitForPass.set(f.key.key, rt.now() + HIT_FOR_PASS_MS);
 }
 
 const FORWARD = { stale: null, storeUsable: true, coalesce: true, notBefore: 0 };

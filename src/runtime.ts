@@ -26,6 +26,11 @@ export interface Runtime {
   buffers: ByteBudget;
   /** Keys being refreshed in the background (stale-while-revalidate), each until a deadline. */
   refreshing: Map<string, number>;
+  /**
+   * Keys whose shared copy a visitor could not use (not an ESI template, or not storable), until a
+   * deadline: that visitor's next requests go straight to the origin (Varnish's hit-for-pass).
+   */
+  hitForPass: Map<string, number>;
   /** The origin shield, when enabled: misses ask it instead of the origin. */
   shield: ShieldClient | null;
 }

@@ -57,6 +57,7 @@ export function runtimeOver(config: Config, tiers: readonly Tier[], parts: Isola
     coalescer: createCoalescer(config.originTimeoutMs * 4, now),
     writer: createWriter(config, store, now, parts.buffers),
     refreshing: new Map(),
+    hitForPass: new Map(),
   };
 }
 

@@ -54,7 +54,8 @@ export function esiStep(ctx: EsiContext): DeliveryStep {
     if (!assemblable(d, ctx.config)) return d;
     const headers = new Headers(headersOf(d));
     for (const name of ["content-length", "etag", "last-modified", "accept-ranges", "surrogate-control"]) headers.delete(name);
-    const assembled = { ...d, source: "assembled" as const, headers, prepared: undefined, cacheControl: ASSEMBLED_CACHE_CONTROL, age: undefined };
+    // Age stays the template's: how long the stored part has been cached.
+    const assembled = { ...d, source: "assembled" as const, headers, prepared: undefined, cacheControl: ASSEMBLED_CACHE_CONTROL };
     if (request.method === "HEAD" || d.body === null) {
       if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
       return { ...assembled, body: null };

@@ -80,6 +80,9 @@ describe("ESI: shared templates, personal fragments", () => {
     const anonymous = await send(p);
     expect(anonymous.body).toBe("[cookie=none]");
     expect(anonymous.body).not.toContain("alice");
+    // Remembered (hit-for-pass): the next visitor with cookies goes straight to the origin with them.
+    expect((await send(p, session("erin"))).body).toBe("[cookie=sessionid=erin; theme=dark]");
+    expect((await originLog(frag)).slice(3).map((r) => r.headers.cookie)).toEqual(["sessionid=erin; theme=dark"]);
   });
 
   it("a signed-in visitor on a page the origin does not mark for ESI is passed with its cookies, as before", async () => {
@@ -90,6 +93,16 @@ describe("ESI: shared templates, personal fragments", () => {
     expect(r.body).toBe("whole pagecookie=sessionid=carol; theme=dark");
     expect(r.header("cache-status")).toContain("detail=session");
     expect((await send(p)).body).toBe("whole pagecookie=none"); // the shared copy, stored from the cookie-less fetch
+  });
+
+  it("a signed-in visitor on a private page: one origin request each time after the first (hit-for-pass)", async () => {
+    const send = edge();
+    const p = uniquePath("/t/esi");
+    await script(p, { headers: { "content-type": "text/html", "cache-control": "private" }, body: "mine:", echoCookie: true });
+    expect((await send(p, session("fay"))).body).toBe("mine:cookie=sessionid=fay; theme=dark");
+    expect(await originLog(p)).toHaveLength(2); // the shared attempt, then the visitor's own
+    expect((await send(p, session("fay"))).body).toBe("mine:cookie=sessionid=fay; theme=dark");
+    expect(await originLog(p)).toHaveLength(3);
   });
 
   it("a public fragment is shared and cached on its own; a purge of its tag refreshes only it", async () => {
