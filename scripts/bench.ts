@@ -17,17 +17,26 @@
  *              all, each checked afterwards: every answered purge recorded by the coordinator and
  *              published to KV (the journal, per-tag keys), with the time that took (purge-api.ts);
  *              run after every other target, at each connection count, and followed by
- *   hit-after-purge  the HIT path again: what a hit costs right after a burst of purges.
+ *   hit-after-purge  the HIT path again: what a hit costs right after a burst of purges;
+ *   shield     the origin shield (issue 13; scripts/bench/shield.ts), once, after everything else: its
+ *              own Miniflare with 3 locations x 2 isolates shield on, the same shield off, and the
+ *              stale variants. Origin requests per key for concurrent cold requests (off vs on, counted
+ *              by the origin), the latency of a cold miss through the shield vs straight to the origin
+ *              and of a location hit on vs off, Durable Object / storage / R2 operations per location
+ *              request (shield-counter.ts), and the time to a stale answer when the origin hangs
+ *              (default staleWaitMs vs staleWaitMs = originTimeoutMs).
  * Our worker runs under a bench-only wrapper that counts its KV operations (kv-counter.ts): KV
  * reads and keys per request are reported for each of its runs (hit, miss, purge).
  * Bundle size (scripts/bench/build.ts): `wrangler deploy --dry-run`, raw and --minify, vs a bare Hono
  * worker. Startup (scripts/bench/startup.ts): module evaluation in fresh isolates vs bare Hono.
  * Then the targets: HIT/bare throughput >= 0.9, MISS/bare-proxy p50 <= 1.2, MISS/direct p50 <= 1.1,
  * purge API p99 <= 50 ms, KV reads per hit ~ 0 (at most 1 per isolate per tagCheckMemoMs),
- * minified bundle <= 120 KiB, startup <= 1.5x bare Hono. Targets are reported, never asserted: the
- * exit status is non-zero only when something is actually wrong (a target does not answer, errors or
- * non-2xx during a run, a wrong X-Cache, the origin seeing a different number of requests than the
- * path under test implies, a purge answered but not recorded or not published, a build that fails).
+ * minified bundle <= 120 KiB, startup <= 1.5x bare Hono; shield: 1 origin request per key, 1 Durable
+ * Object request per location miss and none per hit, a stale answer within 1.5 s (p95). Targets are
+ * reported, never asserted: the exit status is non-zero only when something is actually wrong (a
+ * target does not answer, errors or non-2xx during a run, a wrong X-Cache, the origin seeing a
+ * different number of requests than the path under test implies, a purge answered but not recorded
+ * or not published, a build that fails).
  *
  * `--profile` instead profiles the HIT and MISS paths through workerd's inspector
  * (scripts/bench/profile-run.ts) and prints the top functions by self time.
@@ -50,7 +59,9 @@ import {
   bundleReport, loadRatios, loadTable, profileReport, type Ratio, ratioLine, startupReport, staticRatios,
 } from "./bench/report.ts";
 import { kvTable, purgeKvRatios, purgeTable, TAG_CHECK_MEMO_MS } from "./bench/report-purge.ts";
+import { shieldRatios, shieldReport } from "./bench/report-shield.ts";
 import { loadPlan, runTarget, startFleet } from "./bench/scenarios.ts";
+import { runShield, type ShieldFindings } from "./bench/shield.ts";
 import { measureStartup, type StartupResult } from "./bench/startup.ts";
 import { versions } from "./bench/versions.ts";
 import { bundleWorker, compatibilityDate, edgeCacheSpec } from "./bench/workers.ts";
@@ -64,8 +75,13 @@ interface Findings {
   builds: { ours?: DeployBuild; bareHono?: DeployBuild };
   startup?: StartupResult;
   profiles: ProfileRun[];
+  /** The shield target's findings (absent when it was not run or failed). */
+  shield?: ShieldFindings;
   failures: string[];
 }
+
+/** About how long the shield target takes (its fleet's start, the rounds, the stale variants' 5 s wait). */
+const SHIELD_SECONDS = 20;
 
 /** Cleanups run in reverse on exit or on SIGINT/SIGTERM. */
 type Cleanups = (() => Promise<void>)[];
@@ -82,12 +98,17 @@ function printHeader(opts: Options, v: Record<string, string>): void {
   } else {
     // purge is two runs, each waiting for the coordinator to publish before and after (a few seconds), then HIT again.
     const purge = opts.targets.includes("purge") ? 1 : 0;
-    const load = opts.sections.includes("load") ? ((opts.targets.length + 2 * purge) * per + purge * 8) * opts.connections.length : 0;
+    const shield = opts.targets.includes("shield") ? 1 : 0;
+    const load = opts.sections.includes("load")
+      ? ((opts.targets.length - shield + 2 * purge) * per + purge * 8) * opts.connections.length + shield * SHIELD_SECONDS : 0;
     const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
       + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
-    console.log(`edge-cache bench: ${opts.sections.includes("load") ? `${opts.targets.join(", ")} at ${opts.connections.join(" and ")} `
-      + `connections, ${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s measured each; ` : ""}`
-      + `${opts.sections.filter((s) => s !== "load").join(" + ") || "no static sections"} (about ${Math.ceil(load + extra + 5)} s)`);
+    const runs = opts.targets.filter((t) => t !== "shield");
+    const loadText = opts.sections.includes("load")
+      ? (runs.length ? `${runs.join(", ")} at ${opts.connections.join(" and ")} connections, ${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s measured each; ` : "")
+        + (shield ? "shield (fixed rounds, once); " : "")
+      : "";
+    console.log(`edge-cache bench: ${loadText}${opts.sections.filter((s) => s !== "load").join(" + ") || "no static sections"} (about ${Math.ceil(load + extra + 5)} s)`);
   }
   const load1 = loadavg()[0] ?? 0;
   console.log(`machine: ${availableParallelism()} cores, load average (1 min) ${load1.toFixed(2)} before start`
@@ -130,6 +151,7 @@ async function loadPhase(opts: Options, f: Findings, origin: { url: string; clos
     progress(`${run} @${connections} connections`);
     f.results.push(...await runTarget(run, fleet, { duration: opts.duration, warmup: opts.warmup, connections }));
   }
+  if (opts.targets.includes("shield")) f.shield = await runShield(bundle, origin, compatDate, cleanups, progress);
 }
 
 async function profilePhase(opts: Options, f: Findings, origin: { url: string; close(): Promise<void> }, compatDate: string, cleanups: Cleanups): Promise<void> {
@@ -141,10 +163,12 @@ async function profilePhase(opts: Options, f: Findings, origin: { url: string; c
 }
 
 function printLoad(f: Findings): void {
-  if (!f.results.length) return;
-  console.log("");
-  // Purge runs have their own table (with what the coordinator published); their notes are listed here.
-  console.log(loadTable(f.results.filter((m) => !m.purge)));
+  const loadRuns = f.results.filter((m) => !m.purge);
+  if (loadRuns.length) {
+    console.log("");
+    // Purge runs have their own table (with what the coordinator published); their notes are listed here.
+    console.log(loadTable(loadRuns));
+  }
   for (const m of f.results) for (const n of m.notes) console.log(`  ${m.target} @${m.connections}: ${n}`);
   if (f.results.some((m) => m.purge)) {
     console.log("");
@@ -153,6 +177,10 @@ function printLoad(f: Findings): void {
   if (f.results.some((m) => m.kv)) {
     console.log("");
     console.log(kvTable(f.results));
+  }
+  if (f.shield) {
+    console.log("");
+    console.log(shieldReport(f.shield));
   }
 }
 
@@ -183,6 +211,7 @@ function printSummary(opts: Options, f: Findings): Ratio[] {
   const ratios = [
     ...loadRatios(f.results, opts.connections),
     ...purgeKvRatios(f.results, opts.connections),
+    ...(f.shield ? shieldRatios(f.shield) : []),
     ...staticRatios(opts.sections.includes("bundle") ? f.builds.ours : undefined, f.builds.bareHono, f.startup),
   ];
   if (ratios.length) {
@@ -191,7 +220,7 @@ function printSummary(opts: Options, f: Findings): Ratio[] {
     for (const r of ratios) console.log(ratioLine(r));
   }
   printProfiles(f.profiles);
-  if (f.results.some((m) => m.target === "hit" || m.target === "miss" || m.target === "proxy-put") || f.profiles.length) {
+  if (f.results.some((m) => m.target === "hit" || m.target === "miss" || m.target === "proxy-put") || f.shield || f.profiles.length) {
     console.log("");
     console.log(`Cache store: ${HIT_STORE}`);
   }
@@ -212,6 +241,8 @@ function printJson(opts: Options, v: Record<string, string>, f: Findings, ratios
     ratios,
     bundle: Object.fromEntries(Object.entries(f.builds).map(([k, b]) => [k, { label: b.label, ...b.size }])),
     startup: f.startup ?? null,
+    // shield: the shield target's rounds (scripts/bench/shield.ts ShieldFindings), latencies in ms with their samples.
+    shield: f.shield ?? null,
     profiles: f.profiles,
     errors: f.failures,
   }));

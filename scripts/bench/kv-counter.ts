@@ -1,21 +1,15 @@
 /**
- * KV operations per request, counted in a bench-only wrapper around our worker (Miniflare counts
- * nothing). The wrapper is the worker's main module: it imports the bundle, hands the worker an env
- * whose KV binding (TAGS) counts every call on its way through, and answers GET /__bench/kv itself
- * with the counts so far (that request never reaches the worker). The bundle's Durable Object
- * classes are re-exported, as Miniflare needs them from the main module; the Durable Objects run
- * with the unwrapped env, so the coordinator's own writes are not counted (they are not per request).
+ * KV operations per request, counted by the bench wrapper around our worker (wrapper.ts; Miniflare
+ * counts nothing): its env.TAGS counts every call on its way through, and GET /__bench/kv answers
+ * the counts so far. The Durable Objects run with the unwrapped env, so the coordinator's own
+ * writes are not counted (they are not per request).
  *
  * The counts are per isolate (module scope); the bench's Miniflare runs one isolate per worker.
- * The run's figure is the difference between two reads of /__bench/kv around it.
+ * A run's figure is the difference between two reads of /__bench/kv around it.
  */
 import { BenchError } from "./common.ts";
 import type { LoadSettings } from "./load.ts";
-
-/** The bench-only path the wrapper answers itself. */
-export const KV_COUNTS_PATH = "/__bench/kv";
-/** The wrapper's module name (the bundle keeps its own, so profiles still name it). */
-export const KV_WRAPPER_MODULE = "__bench_kv.js";
+import { KV_COUNTS_PATH } from "./wrapper.ts";
 
 /** KV calls made by the worker on its wrapped bindings, since the isolate started. */
 export interface KvCounts {
@@ -36,48 +30,6 @@ export interface KvPerRequest extends KvCounts {
   readsPerRequest: number;
   /** keys / requests. */
   keysPerRequest: number;
-}
-
-/**
- * The wrapper's source, for a bundle whose module is `bundleModule` and exports `classes`.
- * `bindings`: the KV binding names to count.
- */
-export function kvCounterWrapper(bundleModule: string, classes: string[], bindings: string[]): string {
-  const from = JSON.stringify(`./${bundleModule}`);
-  return `import worker from ${from};
-${classes.length ? `export { ${classes.join(", ")} } from ${from};\n` : ""}
-const counts = { gets: 0, keys: 0, puts: 0, lists: 0, deletes: 0 };
-const keysIn = (k) => (Array.isArray(k) ? k.length : 1);
-function counting(kv) {
-  return {
-    get(...a) { counts.gets++; counts.keys += keysIn(a[0]); return kv.get(...a); },
-    getWithMetadata(...a) { counts.gets++; counts.keys += keysIn(a[0]); return kv.getWithMetadata(...a); },
-    put(...a) { counts.puts++; return kv.put(...a); },
-    list(...a) { counts.lists++; return kv.list(...a); },
-    delete(...a) { counts.deletes++; return kv.delete(...a); },
-  };
-}
-const wrapped = new WeakMap();
-function wrap(env) {
-  let w = wrapped.get(env);
-  if (!w) {
-    w = { ...env };
-    for (const name of ${JSON.stringify(bindings)}) if (env[name]) w[name] = counting(env[name]);
-    wrapped.set(env, w);
-  }
-  return w;
-}
-const PATH = ${JSON.stringify(KV_COUNTS_PATH)};
-export default {
-  fetch(request, env, ctx) {
-    const url = request.url;
-    if (url.endsWith(PATH) && new URL(url).pathname === PATH) {
-      return new Response(JSON.stringify(counts), { headers: { "content-type": "application/json", "cache-control": "no-store" } });
-    }
-    return worker.fetch(request, wrap(env), ctx);
-  },
-};
-`;
 }
 
 /** The wrapper's counts so far. */

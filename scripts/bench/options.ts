@@ -29,9 +29,10 @@ export const USAGE = [
   "  --duration        seconds measured per target and connection count (default 10; --profile: 5)",
   "  --connections     concurrent keep-alive connections, a comma-separated list (default 1,32: both",
   "                    are run for every target; --profile: 32, the largest given is used)",
-  `  --targets         which load targets to run (default all: ${TARGETS.join(",")})`,
+  `  --targets         which load targets to run (default all: ${TARGETS.join(",")});`,
+  "                    shield runs fixed rounds once, after the others, whatever --duration and --connections",
   `  --skip            sections to leave out: ${SECTIONS.join(",")} (bundle: wrangler's deploy build sizes;`,
-  "                    startup: module evaluation time, which needs the bundle build)",
+  "                    startup: module evaluation time, which needs the bundle build), or targets (e.g. shield)",
   "  --warmup          unmeasured seconds before each run (default: 20% of duration, 1..2 s)",
   "  --startup-rounds  fresh isolates per worker for the startup median (default 10)",
   "  --profile         instead of the comparison: CPU profiles of the HIT and MISS paths under load and",
@@ -89,8 +90,8 @@ export function parseOptions(argv: string[]): Options | undefined {
   if (!Number.isInteger(startupRounds) || startupRounds < 1 || startupRounds > 50) {
     throw new BenchError(`--startup-rounds must be a whole number from 1 to 50, got "${v["startup-rounds"]}"`);
   }
-  const skip = v.skip !== undefined ? listOf("skip", v.skip, SECTIONS) : [];
-  const targets = v.targets !== undefined ? listOf("targets", v.targets, TARGETS) : [...TARGETS];
+  const skip = v.skip !== undefined ? listOf<Section | Target>("skip", v.skip, [...SECTIONS, ...TARGETS]) : [];
+  const targets = (v.targets !== undefined ? listOf("targets", v.targets, TARGETS) : [...TARGETS]).filter((t) => !skip.includes(t));
   if (targets.length === 0) throw new BenchError("--targets: give at least one target (or --skip load)");
   return {
     duration, warmup, connections, targets, startupRounds, profile, json: !!v.json,

@@ -57,7 +57,7 @@ async function runPurge(ours: RunningWorker, s: LoadSettings, tags: "unique" | "
     hooks: {
       before: async () => {
         // The warm-up's purges are published first: the run starts with nothing queued at the coordinator.
-        idleMs = await waitIdle(ours.mf, ours.name, PUBLISH_TIMEOUT_MS);
+        idleMs = await waitIdle(ours, PUBLISH_TIMEOUT_MS);
         await s.hooks?.before();
         loggedBefore = logs.count("purge");
       },
@@ -76,7 +76,7 @@ async function runPurge(ours: RunningWorker, s: LoadSettings, tags: "unique" | "
   });
   checkRun(m);
   m.kv = counting.result(m.requests, m.seconds);
-  m.purge = await verifyPurges(ours.mf, ours.name, {
+  m.purge = await verifyPurges(ours, {
     tags, tag, answered: m.requests, connections: s.connections, lastResponseAt, logged: () => logs.count("purge"), loggedBefore,
   }, PUBLISH_TIMEOUT_MS);
   m.notes.push(purgeNote(m.purge), `the warm-up's purges were published ${fmt(idleMs / 1000, 1)} s after it ended, before the run began`);

@@ -1,13 +1,16 @@
 /**
  * After a purge run: did the purge coordinator record every purge the API answered 200 for, and
- * publish it? Read from Node through Miniflare, never through the worker: the coordinator's
- * `status()` (RPC on the one PURGES object) and the TAGS namespace (the journal and the per-tag
- * keys), which is what every isolate reads. Also timed: from the run's last 2xx response until the
- * journal in KV holds every recorded purge, and until every per-tag key is written.
+ * publish it? Read around the worker: the coordinator's `status()` (called by the bench wrapper,
+ * wrapper.ts, on the one PURGES object, which Miniflare must list as the only one) and, through
+ * Miniflare, the TAGS namespace (the journal and the per-tag keys): what every isolate reads. Also
+ * timed: from the run's last 2xx response until the journal in KV holds every recorded purge, and
+ * until every per-tag key is written.
  */
 import type { Miniflare } from "miniflare";
 import { decodeTagPurges, type Journal, JOURNAL_KEY, parseJournal } from "../../src/purge/journal.ts";
 import { BenchError, expect } from "./common.ts";
+import type { RunningWorker } from "./workers.ts";
+import { COORDINATOR_STATUS_PATH } from "./wrapper.ts";
 
 /** The per-tag key prefix (src/purge/view.ts tagKey: `t:<tag>` for short printable tags). */
 export const TAG_KEY_PREFIX = "t:";
@@ -52,17 +55,23 @@ export interface PurgeFindings {
   tagKeysMs: number;
 }
 
-/** The one purge coordinator of `workerName`'s PURGES namespace (it exists once a purge was made). */
-export async function coordinatorStatus(mf: Miniflare, workerName: string): Promise<() => Promise<CoordinatorStatus>> {
-  const ids = await mf.listDurableObjectIds("PURGES", workerName);
-  expect(ids.length === 1, `purge: expected one PURGES object (the coordinator), found ${ids.length}`);
-  const ns = await mf.getDurableObjectNamespace("PURGES", workerName);
-  const stub = ns.get(ns.idFromString(ids[0] ?? "")) as unknown as { status(): Promise<CoordinatorStatus> };
-  return async () => {
-    const s = await stub.status();
-    // Miniflare hands back a proxy: copy the fields out.
-    return { lastPurgeAt: s.lastPurgeAt, journalAt: s.journalAt, journalCurrent: s.journalCurrent, unwrittenTags: s.unwrittenTags, zoneQueue: s.zoneQueue };
-  };
+/** The coordinator's status, from the bench wrapper's path. */
+async function fetchStatus(workerUrl: string): Promise<CoordinatorStatus & { id: string }> {
+  const res = await fetch(workerUrl + COORDINATOR_STATUS_PATH, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  if (res.status !== 200) throw new BenchError(`purge: ${COORDINATOR_STATUS_PATH} answered ${res.status}: ${body.slice(0, 200)}`);
+  return JSON.parse(body) as CoordinatorStatus & { id: string };
+}
+
+/**
+ * The status of our worker's one purge coordinator (it exists once a purge was made): the object
+ * the wrapper asks must be the only PURGES object, the one the worker's purges went to.
+ */
+export async function coordinatorStatus(worker: RunningWorker): Promise<() => Promise<CoordinatorStatus>> {
+  const { id } = await fetchStatus(worker.url);
+  const ids = await worker.mf.listDurableObjectIds("PURGES", worker.name);
+  expect(ids.length === 1 && ids[0] === id, `purge: expected one PURGES object (the coordinator, ${id}), found ${ids.join(", ") || "none"}`);
+  return () => fetchStatus(worker.url);
 }
 
 type Kv = Awaited<ReturnType<Miniflare["getKVNamespace"]>>;
@@ -120,9 +129,9 @@ export async function waitPublished(status: () => Promise<CoordinatorStatus>, kv
  * Wait until the coordinator has published everything recorded so far (e.g. the warm-up's purges,
  * so that the measured run starts with nothing queued); how long that took, ms.
  */
-export async function waitIdle(mf: Miniflare, workerName: string, timeoutMs: number): Promise<number> {
+export async function waitIdle(worker: RunningWorker, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
-  await waitPublished(await coordinatorStatus(mf, workerName), await mf.getKVNamespace("TAGS", workerName), t0, timeoutMs);
+  await waitPublished(await coordinatorStatus(worker), await worker.mf.getKVNamespace("TAGS", worker.name), t0, timeoutMs);
   return Date.now() - t0;
 }
 
@@ -171,9 +180,9 @@ export interface PurgeRun {
  * when the run stopped), a sample of them in the journal with the same times, the newest always;
  * one tag: its key and journal entry hold the last recorded purge.
  */
-export async function verifyPurges(mf: Miniflare, workerName: string, run: PurgeRun, timeoutMs: number): Promise<PurgeFindings> {
-  const status = await coordinatorStatus(mf, workerName);
-  const kv = await mf.getKVNamespace("TAGS", workerName);
+export async function verifyPurges(worker: RunningWorker, run: PurgeRun, timeoutMs: number): Promise<PurgeFindings> {
+  const status = await coordinatorStatus(worker);
+  const kv = await worker.mf.getKVNamespace("TAGS", worker.name);
   const published = await waitPublished(status, kv, run.lastResponseAt, timeoutMs);
   const { journal } = published;
   const logged = run.logged() - run.loggedBefore;

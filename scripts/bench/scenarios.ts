@@ -20,7 +20,7 @@ import type { OriginProcess } from "./origin.ts";
 import { PURGE_DESCRIPTIONS, runPurges } from "./purge-api.ts";
 import { type RunningWorker, startWorker, type WorkerSpec } from "./workers.ts";
 
-export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct", "purge"] as const;
+export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct", "purge", "shield"] as const;
 export type Target = (typeof TARGETS)[number];
 
 export const HIT_PATH = "/t/bench/hit";
@@ -41,7 +41,7 @@ export interface Step {
 /** The load phase's order (see the module comment). */
 export function loadPlan(targets: readonly Target[], connections: readonly number[]): Step[] {
   const steps: Step[] = [];
-  for (const c of connections) for (const run of targets) if (run !== "purge") steps.push({ run, connections: c });
+  for (const c of connections) for (const run of targets) if (run !== "purge" && run !== "shield") steps.push({ run, connections: c });
   if (!targets.includes("purge")) return steps;
   for (const c of connections) steps.push({ run: "purge", connections: c });
   for (const c of connections) steps.push({ run: "hit-after-purge", connections: c });
@@ -59,6 +59,7 @@ export const DESCRIPTIONS: Record<Target, string> = {
   "proxy-put": "bare proxy + tee + Cache API put in waitUntil (Miniflare's simulator)",
   direct: "the test origin itself, no worker, a unique query per request",
   purge: `${PURGE_DESCRIPTIONS.purge}; then purge-1tag: ${PURGE_DESCRIPTIONS["purge-1tag"]}`,
+  shield: "the origin shield (shield.ts): its own fleet of locations, fixed rounds of requests, not a load run",
 };
 
 /** The running pieces the targets need (a worker is absent when no selected target uses it). */
@@ -112,6 +113,7 @@ export async function runTarget(target: Run, fleet: Fleet, s: LoadSettings): Pro
     case "proxy-put": return [await runProxy(target, need(fleet.proxyPut, target), fleet.origin, PROXY_PUT_PATH, s)];
     case "direct": return [await runDirect(fleet.origin, s)];
     case "purge": return runPurges(need(fleet.ours, target), s);
+    case "shield": throw new BenchError("shield is not a load run: see shield.ts (runShield)");
   }
 }
 

@@ -9,7 +9,7 @@ import * as esbuild from "esbuild";
 import { Miniflare, type MiniflareOptions } from "miniflare";
 import { type BenchBindings, durableObjectClasses, miniflareBindings } from "./bindings.ts";
 import { BenchError, ROOT } from "./common.ts";
-import { KV_WRAPPER_MODULE, kvCounterWrapper } from "./kv-counter.ts";
+import { benchWrapper, WRAPPER_MODULE } from "./wrapper.ts";
 
 /** Our worker's name in Miniflare (and its inspector target, core:user:<name>). */
 export const EDGE_CACHE_WORKER = "edge-cache";
@@ -149,15 +149,26 @@ export async function startWorker(spec: WorkerSpec): Promise<RunningWorker> {
 }
 
 /**
- * Our worker as the load runs and the profile start it: the bundle under the bench's KV-counting
- * wrapper (kv-counter.ts), which re-exports the bundle's Durable Object classes.
+ * The purge coordinator's object name (src/app.ts COORDINATOR_NAME; that module does not load in
+ * Node). A wrong name shows: the bench then finds two PURGES objects and stops.
+ */
+export const COORDINATOR_NAME = "purge-coordinator";
+
+/**
+ * Our worker as the load runs and the profile start it: the bundle under the bench wrapper
+ * (wrapper.ts: KV counts, the coordinator's status), which re-exports the bundle's classes.
  */
 export function edgeCacheSpec(bundle: WorkerBundle, bindings: BenchBindings, compatDate: string, inspector = false): WorkerSpec {
   return {
     logs: logTap(["purge"]),
     name: EDGE_CACHE_WORKER,
-    script: kvCounterWrapper(bundle.name, durableObjectClasses(bindings), bindings.kvNamespaces),
-    moduleName: KV_WRAPPER_MODULE,
+    script: benchWrapper({
+      bundleModule: bundle.name,
+      classes: durableObjectClasses(bindings),
+      countKv: bindings.kvNamespaces,
+      ...(bindings.durableObjects.PURGES ? { coordinator: { binding: "PURGES", name: COORDINATOR_NAME } } : {}),
+    }),
+    moduleName: WRAPPER_MODULE,
     modules: { [bundle.name]: bundle.code },
     bindings,
     compatDate,
