@@ -61,6 +61,10 @@ describe("parseConfig", () => {
     ['{"originUrl": "ftp://x"}', /origins\[0\]: must be http or https \(originUrl \/ ORIGIN_URL\)/],
     ['{"cacheVersion": "has space"}', /cacheVersion/],
     ['{"languages": ["english!"]}', /languages\[0\]/],
+    ['{"keyCookies": ["sessionid"]}', /keyCookies: sessionid is a session cookie/],
+    ['{"rules": [{"name": "x", "paths": ["/"], "bypass": true, "esi": true}]}', /esi needs a cached rule/],
+    ['{"shield": {"enabled": true, "locationHint": "mars"}}', /shield\.locationHint/],
+    ['{"staleWaitMs": -1}', /staleWaitMs/],
   ])("rejects %s", (raw, reason) => {
     expect(() => parseConfig({ EDGE_CONFIG: raw })).toThrow(ConfigError);
     expect(() => parseConfig({ EDGE_CONFIG: raw })).toThrow(reason);

@@ -18,7 +18,7 @@ import en from "zod/v4/locales/en.js";
 import { DEFAULT_ANALYTICS_COOKIES, DEFAULT_RULES, DEFAULT_TRACKING_PARAMS, FORWARDED_BY_DEFAULT, POISONING_HEADERS } from "./defaults.ts";
 import { parseCacheControl } from "./http/cache-control.ts";
 import { isIpOrCidr } from "./ip.ts";
-import type { CookieRules } from "./cookies.ts";
+import { type CookieRules, matchesAny } from "./cookies.ts";
 import type { HeaderDimension, KeyOptions } from "./key.ts";
 import type { FillHeaders } from "./origin.ts";
 import { type BypassPattern, bypassPatterns, matchRule } from "./policy.ts";
@@ -324,6 +324,10 @@ function compile(parsed: Parsed, source: string): Config {
   const origins = parsed.origins.length ? parsed.origins : parsed.originUrl.split(",").map((u) => u.trim()).filter(Boolean);
   origins.forEach(checkOrigin);
   const rules = effectiveRules(parsed.rules, parsed.replaceRules);
+  // A session cookie is a visitor's identity: keyed, it would make per-visitor entries (and ESI
+  // templates fetched with it). Refused.
+  const sessionKeyed = parsed.keyCookies.filter((name) => matchesAny(name, parsed.sessionCookies));
+  if (sessionKeyed.length) throw new ConfigError(`invalid edge-cache configuration: keyCookies: ${sessionKeyed.join(", ")} is a session cookie (sessionCookies)`);
   const lower = (names: readonly string[]) => names.map((n) => n.toLowerCase());
   const config: Config = {
     ...parsed,
