@@ -49,7 +49,7 @@ export type OriginFailure = "timeout" | "network" | "unprompted-304";
 
 export type BackendVerdict =
   /** The origin failed: a stale copy answers (`found`: the shield's, else the caller's own). */
-  | { kind: "stale-if-error"; fwdStatus: number | undefined; found?: FoundEntry }
+  | { kind: "stale-if-error"; fwdStatus: number | undefined; found?: FoundEntry; detail?: string }
   | { kind: "failed"; failure: OriginFailure }
   | { kind: "revalidated"; result: Revalidated; fillStartedAt: number }
   | { kind: "storable"; res: Response; prepared: Prepared }
@@ -128,7 +128,9 @@ async function shieldedVerdict(o: Extract<FetchOutcome, { kind: "shielded" }>, c
   if (o.stale) {
     if (!c.background && staleUsableOnError(entry.meta, now)) {
       await discard(c.stale?.entry);
-      return { kind: "stale-if-error", fwdStatus: undefined, found: { entry, storeKey: c.facts.key.key, tier: "shield" } };
+      // Why the shield answered stale (its origin slow, down, or failing) is why we do.
+      const detail = /detail=(stale-[a-z-]+)/.exec(o.upstream.member)?.[1];
+      return { kind: "stale-if-error", fwdStatus: undefined, found: { entry, storeKey: c.facts.key.key, tier: "shield" }, detail };
     }
     await discard(entry);
     if (c.background) return { kind: "discarded" };

@@ -31,7 +31,7 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
   const { facts, rt, status } = c;
   switch (v.kind) {
     case "stale-if-error":
-      return staleIfError(v.found ?? c.stale!, v.fwdStatus, c);
+      return staleIfError(v.found ?? c.stale!, v.fwdStatus, c, v.detail);
     case "failed":
     case "discarded":
       return originFailure(v.kind === "failed" ? v.failure : "network", status);
@@ -124,11 +124,15 @@ export function storedDelivery(found: FoundEntry, cacheStatus: CacheStatus, c: {
   };
 }
 
-/** RFC 5861 §4: the origin failed; the stale entry answers (its window was checked by the backend phase). */
-function staleIfError(stale: FoundEntry, fwdStatus: number | undefined, c: StoreContext): Delivery {
+/**
+ * RFC 5861 §4: the origin failed; the stale entry answers (its window was checked by the backend
+ * phase). `detail`: the shield's reason when it answered stale (its origin slow or down).
+ */
+function staleIfError(stale: FoundEntry, fwdStatus: number | undefined, c: StoreContext, detail = "stale-if-error"): Delivery {
   const ttl = ttlLeft(stale.entry.meta, c.rt.now());
-  const d = storedDelivery(stale, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl, detail: "stale-if-error", upstream: c.status.upstream }, c);
-  return { ...d, warning: '111 - "Revalidation Failed"' };
+  const d = storedDelivery(stale, { xCache: "HIT", hit: true, fwd: "stale", fwdStatus, ttl, detail, upstream: c.status.upstream }, c);
+  // RFC 9111 §5.5 (obsoleted, still read by tools): 111 after a failed revalidation, 110 otherwise.
+  return { ...d, warning: detail === "stale-if-error" ? '111 - "Revalidation Failed"' : '110 - "Response is Stale"' };
 }
 
 /** The origin could not be reached or did not answer in time, and nothing stale may answer. */

@@ -20,12 +20,20 @@ import { logEvent, logFault } from "../log.ts";
 import { MAX_ENTRY_LIFETIME_S } from "../store/entries.ts";
 import { cloudflareZonePurger, type ZonePurgeRequest } from "../zone-purge.ts";
 import { encodeTagPurges, JOURNAL_KEY, type Journal } from "./journal.ts";
-import { tagKey } from "./view.ts";
+import { KV_LAG_MS, tagKey } from "./view.ts";
 
 /** Purges this recent are in the journal (if there are not too many). */
 export const JOURNAL_WINDOW_MS = 15 * 60_000;
 /** Most tags in the journal; beyond, its window shrinks to the newest. */
 export const JOURNAL_MAX_TAGS = 4000;
+/**
+ * The journal always covers at least this much of the recent past, whatever the count (up to
+ * JOURNAL_HARD_MAX_TAGS): an isolate trusts a per-tag key only for purges older than its read
+ * minus KV's lag, so a window cut any later would leave recent purges covered by neither.
+ */
+export const JOURNAL_MIN_SPAN_MS = KV_LAG_MS + 30_000;
+/** Most tags the journal ever holds (a burst beyond: the window is cut, and hits read per-tag keys meanwhile). */
+export const JOURNAL_HARD_MAX_TAGS = 40_000;
 /** KV: one write per second to the same key. */
 export const KV_WRITE_INTERVAL_MS = 1000;
 /** Per-tag KV writes per alarm (with the journal and the zone purge calls: under 50 subrequests). */
@@ -33,6 +41,8 @@ export const PER_ALARM_TAG_WRITES = 40;
 /** Zone purge calls per alarm, and attempts per queued call before it is dropped (logged). */
 const PER_ALARM_ZONE_CALLS = 4;
 const ZONE_ATTEMPTS = 8;
+/** A tag whose KV key does not hold its latest purge times yet. */
+const UNWRITTEN = "written != (hard_at || ';' || soft_at)";
 /** Retry delay after KV refused a write. */
 const RETRY_MS = 2000;
 
@@ -68,6 +78,8 @@ export class PurgeCoordinator extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS purges (tag TEXT PRIMARY KEY, hard_at INTEGER NOT NULL DEFAULT 0, soft_at INTEGER NOT NULL DEFAULT 0, changed_at INTEGER NOT NULL, written TEXT NOT NULL DEFAULT '', written_at INTEGER NOT NULL DEFAULT 0)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS purges_changed ON purges (changed_at)");
+    // The tags whose KV key is behind (few, whatever the table's size): what each alarm looks for.
+    this.sql.exec(`CREATE INDEX IF NOT EXISTS purges_unwritten ON purges (changed_at) WHERE ${UNWRITTEN}`);
     this.sql.exec("CREATE TABLE IF NOT EXISTS zone_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
   }
@@ -119,7 +131,13 @@ export class PurgeCoordinator extends DurableObject<Env> {
       next = Date.now() + RETRY_MS;
     }
     next = Math.min(next, await this.sendZonePurges());
+    this.prune();
     if (next < Infinity) await this.schedule(next);
+  }
+
+  /** Forget purges older than any entry can be (their KV keys have expired too), once written. */
+  private prune(): void {
+    this.sql.exec(`DELETE FROM purges WHERE changed_at < ? AND NOT (${UNWRITTEN})`, Date.now() - (MAX_ENTRY_LIFETIME_S + 86400) * 1000);
   }
 
   /** Write the journal if anything changed since it was last written; when to come back (Infinity: nothing to do). */
@@ -129,12 +147,15 @@ export class PurgeCoordinator extends DurableObject<Env> {
     const due = this.state("journal_at") + KV_WRITE_INTERVAL_MS;
     if (t < due) return due;
     const version = this.state("last_at");
+    // Every tag of the last JOURNAL_MIN_SPAN_MS, and older ones up to JOURNAL_MAX_TAGS in all.
+    const recent = this.count(`SELECT count(*) AS n FROM purges WHERE changed_at >= ${t - JOURNAL_MIN_SPAN_MS}`);
+    const max = Math.min(JOURNAL_HARD_MAX_TAGS, Math.max(JOURNAL_MAX_TAGS, recent));
     const rows = this.sql.exec<{ tag: string; hard_at: number; soft_at: number; changed_at: number }>(
       "SELECT tag, hard_at, soft_at, changed_at FROM purges WHERE changed_at >= ? ORDER BY changed_at DESC LIMIT ?",
-      t - JOURNAL_WINDOW_MS, JOURNAL_MAX_TAGS + 1,
+      t - JOURNAL_WINDOW_MS, max + 1,
     ).toArray();
     // Too many: the window starts after the newest purge left out, so what it claims is complete.
-    const windowStart = rows.length > JOURNAL_MAX_TAGS ? rows[JOURNAL_MAX_TAGS]!.changed_at + 1 : t - JOURNAL_WINDOW_MS;
+    const windowStart = rows.length > max ? rows[max]!.changed_at + 1 : t - JOURNAL_WINDOW_MS;
     const journal: Journal = { v: 1, publishedAt: t, windowStart, tags: {} };
     for (const r of rows) if (r.changed_at >= windowStart) journal.tags[r.tag] = [r.hard_at, r.soft_at];
     await kv.put(JOURNAL_KEY, JSON.stringify(journal));
@@ -147,7 +168,7 @@ export class PurgeCoordinator extends DurableObject<Env> {
   private async writeTagKeys(kv: KVNamespace): Promise<number> {
     const t = Date.now();
     const rows = this.sql.exec<{ tag: string; hard_at: number; soft_at: number; written_at: number }>(
-      "SELECT tag, hard_at, soft_at, written_at FROM purges WHERE written != (hard_at || ';' || soft_at) ORDER BY changed_at LIMIT ?",
+      `SELECT tag, hard_at, soft_at, written_at FROM purges WHERE ${UNWRITTEN} ORDER BY changed_at LIMIT ?`,
       PER_ALARM_TAG_WRITES * 4,
     ).toArray();
     const ready = rows.filter((r) => t - r.written_at >= KV_WRITE_INTERVAL_MS).slice(0, PER_ALARM_TAG_WRITES);
@@ -199,7 +220,7 @@ export class PurgeCoordinator extends DurableObject<Env> {
   }
 
   private unwritten(): number {
-    return this.count("SELECT count(*) AS n FROM purges WHERE written != (hard_at || ';' || soft_at)");
+    return this.count(`SELECT count(*) AS n FROM purges WHERE ${UNWRITTEN}`);
   }
 
   private count(query: string): number {

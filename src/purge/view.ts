@@ -6,7 +6,9 @@
  *
  * KV cost: one journal read per isolate per `pollMs` while it serves traffic; per hit, none, except
  * the first check of an entry older than the journal's window in this isolate (one bulk read of its
- * tags, ≤ 100 keys an operation). Nothing proportional to the pages and tags served per hit.
+ * tags, ≤ 100 keys an operation; while a burst of purges has cut the journal's window short, at
+ * most once per `pollMs` per set of tags, concurrent checks sharing the read). Nothing
+ * proportional to the pages and tags served per hit.
  */
 import { hashHex } from "../tags.ts";
 import { decodeTagPurges, JOURNAL_KEY, type Journal, judgeTag, NOT_PURGED, parseJournal, type PurgeVerdict, type TagPurges } from "./journal.ts";
@@ -57,95 +59,113 @@ interface Held<T> {
  */
 const NOTHING_PURGED: Journal = { v: 1, publishedAt: 0, windowStart: 0, tags: {} };
 
+/** What a view holds: the journal, this isolate's own purges, per-tag values read recently. */
+interface ViewState {
+  journal: Held<Journal> | null;
+  local: Map<string, TagPurges>;
+  tagMemo: Map<string, Held<TagPurges | undefined>>;
+  /** Per-tag reads in flight, by tag set. */
+  reading: Map<string, Promise<void>>;
+}
+
 export function createPurgeView(kv: KVNamespace | undefined, pollMs: number, now: () => number): PurgeView {
-  let journal: Held<Journal> | null = null;
+  const s: ViewState = { journal: null, local: new Map(), tagMemo: new Map(), reading: new Map() };
   let journalText: string | null = null;
   let refreshing: Promise<void> | null = null;
-  const local = new Map<string, TagPurges>();
-  const tagMemo = new Map<string, Held<TagPurges | undefined>>();
 
   const refreshJournal = () => (refreshing ??= (async () => {
     try {
       const text = await kv!.get(JOURNAL_KEY, { type: "text", cacheTtl: KV_MIN_CACHE_TTL_S });
-      if (text !== journalText || !journal) journal = { value: parseJournal(text) ?? NOTHING_PURGED, at: now() };
-      else journal.at = now();
+      if (text !== journalText || !s.journal) s.journal = { value: parseJournal(text) ?? NOTHING_PURGED, at: now() };
+      else s.journal.at = now();
       journalText = text;
     } finally {
       refreshing = null;
     }
   })());
 
-  /** Local purges and the journal; `complete` when they suffice for an entry filled at `since`. */
-  function fromJournal(tags: readonly string[], since: number): { verdict: PurgeVerdict; complete: boolean } {
-    let verdict = NOT_PURGED;
-    const j = journal?.value ?? null;
-    for (const tag of tags) {
-      verdict = judgeTag(tag, local.get(tag), since, verdict);
-      const entry = j?.tags[tag];
-      if (entry) verdict = judgeTag(tag, { hard: entry[0], soft: entry[1] }, since, verdict);
-    }
-    return { verdict, complete: j !== null && since >= j.windowStart };
-  }
-
-  /** Per-tag values remembered recently enough that the journal covers what they may miss. */
-  function fromTagMemo(tags: readonly string[], since: number, verdict: PurgeVerdict): PurgeVerdict | undefined {
-    const windowStart = journal?.value.windowStart ?? Infinity;
-    let v = verdict;
-    for (const tag of tags) {
-      const m = tagMemo.get(tag);
-      if (!m || m.at - KV_LAG_MS < windowStart) return undefined;
-      v = judgeTag(tag, m.value, since, v);
-    }
-    return v;
-  }
-
   return {
     checkNow(tags, since) {
-      if (!kv) return judgeLocal(local, tags, since);
-      if (!journal) return undefined;
-      const { verdict, complete } = fromJournal(tags, since);
+      if (!kv) return judgeLocal(s.local, tags, since);
+      if (!s.journal) return undefined;
+      const { verdict, complete } = fromJournal(s, tags, since);
       if (verdict.hard !== null || complete) return verdict;
-      return fromTagMemo(tags, since, verdict);
+      return fromTagMemo(s, tags, since, verdict, now(), pollMs);
     },
 
     async check(tags, since) {
-      if (!kv) return judgeLocal(local, tags, since);
-      if (!journal) await refreshJournal();
+      if (!kv) return judgeLocal(s.local, tags, since);
+      if (!s.journal) await refreshJournal();
       const quick = this.checkNow(tags, since);
       if (quick !== undefined) return quick;
-      let { verdict } = fromJournal(tags, since);
-      const keys = await Promise.all(tags.map(tagKey));
-      for (let i = 0; i < keys.length; i += KV_BULK_GET_MAX) {
-        const batch = keys.slice(i, i + KV_BULK_GET_MAX);
-        const values = await kv.get(batch, "text");
-        batch.forEach((key, j) => {
-          const tag = tags[i + j]!;
-          const p = decodeTagPurges(values.get(key) ?? null);
-          remember(tagMemo, tag, p, now());
-          verdict = judgeTag(tag, p, since, verdict);
-        });
+      // Concurrent checks of the same tags share one read.
+      const id = tags.join("\n");
+      let reading = s.reading.get(id);
+      if (!reading) {
+        reading = readTagKeys(kv, s, tags, now()).finally(() => s.reading.delete(id));
+        s.reading.set(id, reading);
       }
-      return verdict;
+      await reading;
+      const { verdict } = fromJournal(s, tags, since);
+      return fromTagMemo(s, tags, since, verdict, now(), Infinity) ?? verdict;
     },
 
     refresh() {
-      if (!kv || (journal && now() - journal.at < pollMs)) return null;
+      if (!kv || (s.journal && now() - s.journal.at < pollMs)) return null;
       return refreshJournal();
     },
 
     recordLocal(tags, at, soft) {
-      if (local.size >= LOCAL_MAX) local.clear();
+      if (s.local.size >= LOCAL_MAX) s.local.clear();
       for (const tag of tags) {
-        const p = local.get(tag) ?? { hard: 0, soft: 0 };
-        local.set(tag, soft ? { ...p, soft: Math.max(p.soft, at) } : { ...p, hard: Math.max(p.hard, at) });
+        const p = s.local.get(tag) ?? { hard: 0, soft: 0 };
+        s.local.set(tag, soft ? { ...p, soft: Math.max(p.soft, at) } : { ...p, hard: Math.max(p.hard, at) });
       }
     },
 
     journal() {
-      const j = journal?.value;
-      return j && journal ? { publishedAt: j.publishedAt, windowStart: j.windowStart, tags: Object.keys(j.tags).length, fetchedAt: journal.at } : null;
+      const j = s.journal;
+      return j ? { publishedAt: j.value.publishedAt, windowStart: j.value.windowStart, tags: Object.keys(j.value.tags).length, fetchedAt: j.at } : null;
     },
   };
+}
+
+/** Local purges and the journal; `complete` when they suffice for an entry filled at `since`. */
+function fromJournal(s: ViewState, tags: readonly string[], since: number): { verdict: PurgeVerdict; complete: boolean } {
+  let verdict = NOT_PURGED;
+  const j = s.journal?.value ?? null;
+  for (const tag of tags) {
+    verdict = judgeTag(tag, s.local.get(tag), since, verdict);
+    const entry = j?.tags[tag];
+    if (entry) verdict = judgeTag(tag, { hard: entry[0], soft: entry[1] }, since, verdict);
+  }
+  return { verdict, complete: j !== null && since >= j.windowStart };
+}
+
+/**
+ * Per-tag values remembered: trusted for good once read late enough that the journal covers what
+ * they may miss (KV's lag); otherwise (the journal's window was cut short by a burst of purges)
+ * for `pollMs` after the read, since reading again sooner would not close that gap either.
+ */
+function fromTagMemo(s: ViewState, tags: readonly string[], since: number, verdict: PurgeVerdict, at: number, pollMs: number): PurgeVerdict | undefined {
+  const windowStart = s.journal?.value.windowStart ?? Infinity;
+  let v = verdict;
+  for (const tag of tags) {
+    const m = s.tagMemo.get(tag);
+    if (!m || (m.at - KV_LAG_MS < windowStart && at - m.at >= pollMs)) return undefined;
+    v = judgeTag(tag, m.value, since, v);
+  }
+  return v;
+}
+
+/** An entry older than the journal's window: its tags' own keys, read in bulk and remembered. */
+async function readTagKeys(kv: KVNamespace, s: ViewState, tags: readonly string[], at: number): Promise<void> {
+  const keys = await Promise.all(tags.map(tagKey));
+  for (let i = 0; i < keys.length; i += KV_BULK_GET_MAX) {
+    const batch = keys.slice(i, i + KV_BULK_GET_MAX);
+    const values = await kv.get(batch, "text");
+    batch.forEach((key, j) => remember(s.tagMemo, tags[i + j]!, decodeTagPurges(values.get(key) ?? null), at));
+  }
 }
 
 /** Without KV only this isolate's own purges are known. */

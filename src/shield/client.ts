@@ -46,7 +46,8 @@ export function createShieldClient(ns: DurableObjectNamespace<OriginShield>, con
     return null;
   }
 
-  async function ask(req: ShieldRequest): Promise<Answered | null> {
+  async function ask(r: Omit<ShieldRequest, "config">): Promise<Answered | null> {
+    const req: ShieldRequest = { ...r, config: config.source };
     const rpc = stub(req.key.key).fill(req) as Promise<Response>;
     let res: Response | typeof TIMED_OUT;
     try {
@@ -59,7 +60,11 @@ export function createShieldClient(ns: DurableObjectNamespace<OriginShield>, con
       return failed(req.key.key, "timeout");
     }
     failures = 0;
-    return readAnswer(res);
+    try {
+      return readAnswer(res);
+    } catch (e) {
+      return failed(req.key.key, "unreadable answer", e);
+    }
   }
 
   return {
@@ -68,34 +73,12 @@ export function createShieldClient(ns: DurableObjectNamespace<OriginShield>, con
         if (trace) trace.shield = "skipped";
         return null;
       }
-      let after = notBefore;
-      for (let attempt = 0; attempt <= PURGED_RETRIES; attempt++) {
-        const answered = await ask({ config: config.source, key: f.key, notBefore: after });
-        if (trace) {
-          trace.shield = answered?.answer ?? "unavailable";
-          trace.originAsked = answered?.originAsked ?? false;
-        }
-        if (!answered) return null;
-        const { read, upstream } = answered;
-        switch (read.kind) {
-          case "pass":
-            return { kind: "response", res: read.res, fillStartedAt: now(), upstream };
-          case "failed":
-            return { kind: "failed", failure: read.failure, upstream };
-          case "invalid":
-            logFault("shield", new Error("unreadable answer"), { key: f.key.key });
-            return null;
-          case "entry": {
-            const v = await purgeVerdict(read.entry.meta, rt, f.key.key);
-            // A stale answer may be soft-purged (it is served as stale anyway); never one purged hard.
-            if (v.hard === null && (v.soft === null || read.stale)) return { kind: "shielded", entry: read.entry, stale: read.stale, upstream };
-            await discard(read.entry);
-            after = read.entry.meta.fillStartedAt + 1;
-            break;
-          }
-        }
+      try {
+        return await askForUsable(ask, f, rt, notBefore, trace);
+      } catch (e) {
+        // Whatever went wrong here, the page comes from the origin.
+        return failed(f.key.key, "error", e);
       }
-      return null;
     },
     async peek(key) {
       try {
@@ -105,4 +88,36 @@ export function createShieldClient(ns: DurableObjectNamespace<OriginShield>, con
       }
     },
   };
+}
+
+/** Ask, and ask again (newer) while the answer is a copy this location knows to be purged. */
+async function askForUsable(ask: (req: Omit<ShieldRequest, "config">) => Promise<Answered | null>, f: RequestFacts, rt: Runtime, notBefore: number, trace?: Trace): Promise<FetchOutcome | null> {
+  let after = notBefore;
+  for (let attempt = 0; attempt <= PURGED_RETRIES; attempt++) {
+    const answered = await ask({ key: f.key, notBefore: after });
+    if (trace) {
+      trace.shield = answered?.answer ?? "unavailable";
+      trace.originAsked = answered?.originAsked ?? false;
+    }
+    if (!answered) return null;
+    const { read, upstream } = answered;
+    switch (read.kind) {
+      case "pass":
+        return { kind: "response", res: read.res, fillStartedAt: rt.now(), upstream };
+      case "failed":
+        return { kind: "failed", failure: read.failure, upstream };
+      case "invalid":
+        logFault("shield", new Error("unreadable answer"), { key: f.key.key });
+        return null;
+      case "entry": {
+        const v = await purgeVerdict(read.entry.meta, rt, f.key.key);
+        // A stale answer may be soft-purged (it is served as stale anyway); never one purged hard.
+        if (v.hard === null && (v.soft === null || read.stale)) return { kind: "shielded", entry: read.entry, stale: read.stale, upstream };
+        await discard(read.entry);
+        after = read.entry.meta.fillStartedAt + 1;
+        break;
+      }
+    }
+  }
+  return null;
 }

@@ -45,90 +45,88 @@ async function r2Name(key: string): Promise<string> {
 }
 
 export function shieldTier(o: ShieldTierOptions): Tier {
-  const { storage, bucket, now } = o;
-
-  async function read(key: string): Promise<Head | null> {
-    const head = await storage.get<Head>(HEAD);
-    if (!head || head.key !== key) return null;
-    if (head.meta.keepUntil > now()) return head;
-    await remove(head);
-    return null;
-  }
-
-  async function remove(head: Head): Promise<void> {
-    await storage.delete(HEAD);
-    if (head.r2 && bucket) await bucket.delete(head.r2);
-  }
-
-  async function write(key: string, value: Stored, body: Uint8Array | null, r2: string | null, size: number): Promise<void> {
-    const old = await storage.get<Head>(HEAD);
-    const head: Head = { key, status: value.status, headers: [...value.headers], size, meta: value.meta, body, r2 };
-    await storage.put(HEAD, head);
-    // A replaced large body under another name (a different key never shares an object) is removed.
-    if (old?.r2 && old.r2 !== r2 && bucket) await bucket.delete(old.r2);
-    await o.expiresAt?.(value.meta.keepUntil);
-  }
-
-  async function putLarge(key: string, value: Stored, bytes: Uint8Array): Promise<void> {
-    if (!bucket) throw new Error(`a body of ${bytes.byteLength} bytes needs the SHIELD_BUCKET R2 binding`);
-    const name = await r2Name(key);
-    await bucket.put(name, bytes);
-    await write(key, value, null, name, bytes.byteLength);
-  }
-
   const tier: Tier = {
     name: "shield",
-    async get(key) {
-      const head = await read(key);
-      if (!head) return null;
-      let body: Uint8Array | ReadableStream<Uint8Array> | null = head.body;
-      if (head.r2) {
-        const obj = bucket ? await bucket.get(head.r2) : null;
-        if (!obj) {
-          await storage.delete(HEAD); // the body is gone: so is the object
-          return null;
-        }
-        body = obj.body;
-      }
-      return { kind: "entry", status: head.status, headers: new Headers(head.headers), body, size: head.size, meta: head.meta };
-    },
-    async put(key, value) {
-      const bytes = value.body === null ? null : value.body instanceof Uint8Array ? value.body : new Uint8Array(await new Response(value.body).arrayBuffer());
-      if (bytes && bytes.byteLength > INLINE_MAX) return putLarge(key, value, bytes);
-      await write(key, value, bytes, null, bytes?.byteLength ?? 0);
-    },
+    get: (key) => getObject(o, key),
+    put: (key, value) => putObject(o, key, value),
     async delete(key) {
-      const head = await storage.get<Head>(HEAD);
+      const head = await o.storage.get<Head>(HEAD);
       if (!head || head.key !== key) return false;
-      await remove(head);
+      await remove(o, head);
       return true;
     },
   };
-  if (!bucket) return { ...tier, maxBodyBytes: INLINE_MAX };
-  return {
-    ...tier,
-    async putStream(key, value, body, limit) {
-      if (value.size >= 0 && value.size > limit) {
-        await body.cancel();
-        throw new Error(`body of ${value.size} bytes is over the ${limit}-byte limit`);
-      }
-      if (value.size < 0 || value.size <= INLINE_MAX) {
-        // Unknown length (R2 needs one), or small enough to keep inline: read it whole, within the limit.
-        const bytes = await readWhole(body, limit, value.size >= 0 ? String(value.size) : null);
-        if (bytes === null) throw new Error(`body longer than ${limit} bytes, or not its stated length`);
-        return tier.put(key, { ...value, body: bytes, size: bytes.byteLength });
-      }
-      const name = await r2Name(key);
-      // FixedLengthStream gives the put its length and fails it on a short or long body.
-      try {
-        await bucket.put(name, body.pipeThrough(new FixedLengthStream(value.size)));
-      } catch (e) {
-        await bucket.delete(name).catch(() => undefined); // nothing partial left behind
-        throw e;
-      }
-      await write(key, value, null, name, value.size);
-    },
-  };
+  // Without R2, bodies over INLINE_MAX are not kept; with it, large ones stream there.
+  if (!o.bucket) return { ...tier, maxBodyBytes: INLINE_MAX };
+  return { ...tier, putStream: (key, value, body, limit) => putStreamed(o, key, value, body, limit) };
+}
+
+async function read(o: ShieldTierOptions, key: string): Promise<Head | null> {
+  const head = await o.storage.get<Head>(HEAD);
+  if (!head || head.key !== key) return null;
+  if (head.meta.keepUntil > o.now()) return head;
+  await remove(o, head);
+  return null;
+}
+
+async function remove(o: ShieldTierOptions, head: Head): Promise<void> {
+  await o.storage.delete(HEAD);
+  if (head.r2 && o.bucket) await o.bucket.delete(head.r2);
+}
+
+async function write(o: ShieldTierOptions, key: string, value: Stored, body: Uint8Array | null, r2: string | null, size: number): Promise<void> {
+  const old = await o.storage.get<Head>(HEAD);
+  const head: Head = { key, status: value.status, headers: [...value.headers], size, meta: value.meta, body, r2 };
+  await o.storage.put(HEAD, head);
+  // A replaced large body under another name (a different key never shares an object) is removed.
+  if (old?.r2 && old.r2 !== r2 && o.bucket) await o.bucket.delete(old.r2);
+  await o.expiresAt?.(value.meta.keepUntil);
+}
+
+async function getObject(o: ShieldTierOptions, key: string): Promise<Stored | null> {
+  const head = await read(o, key);
+  if (!head) return null;
+  let body: Uint8Array | ReadableStream<Uint8Array> | null = head.body;
+  if (head.r2) {
+    const obj = o.bucket ? await o.bucket.get(head.r2) : null;
+    if (!obj) {
+      await o.storage.delete(HEAD); // the body is gone: so is the object
+      return null;
+    }
+    body = obj.body;
+  }
+  return { kind: "entry", status: head.status, headers: new Headers(head.headers), body, size: head.size, meta: head.meta };
+}
+
+async function putObject(o: ShieldTierOptions, key: string, value: Stored): Promise<void> {
+  const bytes = value.body === null ? null : value.body instanceof Uint8Array ? value.body : new Uint8Array(await new Response(value.body).arrayBuffer());
+  if (!bytes || bytes.byteLength <= INLINE_MAX) return write(o, key, value, bytes, null, bytes?.byteLength ?? 0);
+  if (!o.bucket) throw new Error(`a body of ${bytes.byteLength} bytes needs the SHIELD_BUCKET R2 binding`);
+  const name = await r2Name(key);
+  await o.bucket.put(name, bytes);
+  await write(o, key, value, null, name, bytes.byteLength);
+}
+
+async function putStreamed(o: ShieldTierOptions, key: string, value: Stored, body: ReadableStream<Uint8Array>, limit: number): Promise<void> {
+  if (value.size >= 0 && value.size > limit) {
+    await body.cancel();
+    throw new Error(`body of ${value.size} bytes is over the ${limit}-byte limit`);
+  }
+  if (value.size < 0 || value.size <= INLINE_MAX) {
+    // Unknown length (R2 needs one), or small enough to keep inline: read it whole, within the limit.
+    const bytes = await readWhole(body, limit, value.size >= 0 ? String(value.size) : null);
+    if (bytes === null) throw new Error(`body longer than ${limit} bytes, or not its stated length`);
+    return putObject(o, key, { ...value, body: bytes, size: bytes.byteLength });
+  }
+  const name = await r2Name(key);
+  try {
+    // FixedLengthStream gives the put its length and fails it on a short or long body.
+    await o.bucket!.put(name, body.pipeThrough(new FixedLengthStream(value.size)));
+  } catch (e) {
+    await o.bucket!.delete(name).catch(() => undefined); // nothing partial left behind
+    throw e;
+  }
+  await write(o, key, value, null, name, value.size);
 }
 
 /** The owner's alarm: remove the object once past its `keepUntil`; else return when to look again (null: nothing kept). */

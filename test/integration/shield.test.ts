@@ -233,7 +233,7 @@ describe("origin shield: it never turns a page into an error", () => {
     const a = await w[2]!.send(p); // another location: nothing of its own, the shield has a stale copy
     expect(a.body).toBe("old");
     expect(a.ms).toBeLessThan(1500);
-    expect(a.cacheStatus).toMatch(/^edge-cache-shield; hit; fwd=stale; ttl=-\d+; detail=stale-origin-slow, edge-cache; hit; fwd=stale/);
+    expect(a.cacheStatus).toMatch(/^edge-cache-shield; hit; fwd=stale; ttl=-\d+; detail=stale-origin-slow, edge-cache; hit; fwd=stale; ttl=-\d+; detail=stale-origin-slow/);
     await sleep(1500); // the shield's fetch has finished in the background
     const b = await w[4]!.send(p);
     expect(b.body).toBe("new");
