@@ -41,6 +41,20 @@ export async function send(path: string, init: RequestInit = {}, envOverrides: P
   return { res, body, status: res.status, header: (name) => res.headers.get(name), ms };
 }
 
+/** An app built with createApp: one isolate's worth of state. */
+export type App = ReturnType<typeof createApp>;
+
+/** Send one request to `app` (on SITE), timed to the body's last byte; resolves after its waitUntil work. */
+export async function sendTo(app: App, path: string, init: RequestInit = {}, env: Partial<Env> = {}): Promise<Sent> {
+  const ctx = createExecutionContext();
+  const started = Date.now();
+  const res = await app.fetch(new Request(`${SITE}${path}`, init), { ...testEnv, ...env }, ctx);
+  const body = await res.text();
+  const ms = Date.now() - started;
+  await waitOnExecutionContext(ctx);
+  return { res, body, status: res.status, header: (name) => res.headers.get(name), ms };
+}
+
 /** What the origin received for paths starting with `prefix`. */
 export async function originLog(prefix: string): Promise<LoggedRequest[]> {
   const r = await fetch(`${testEnv.ORIGIN_URL}/__log?prefix=${encodeURIComponent(prefix)}`);
@@ -71,15 +85,7 @@ export function clockedWorker(config: Record<string, unknown> = {}, start = Date
     advance(seconds: number) {
       now += seconds * 1000;
     },
-    async send(path: string, init: RequestInit = {}, env: Partial<Env> = {}): Promise<Sent> {
-      const ctx = createExecutionContext();
-      const started = Date.now();
-      const res = await app.fetch(new Request(`${SITE}${path}`, init), { ...testEnv, ...env }, ctx);
-      const body = await res.text();
-      const ms = Date.now() - started;
-      await waitOnExecutionContext(ctx);
-      return { res, body, status: res.status, header: (name) => res.headers.get(name), ms };
-    },
+    send: (path: string, init: RequestInit = {}, env: Partial<Env> = {}) => sendTo(app, path, init, env),
   };
 }
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { ResponseSpec } from "../origin/protocol.ts";
-import { originLog, script, SITE, testEnv, uniquePath } from "../helpers.ts";
+import { originLog, script, sendTo, SITE, testEnv, uniquePath } from "../helpers.ts";
 
 const TOKEN = testEnv.PURGE_TOKEN;
 const ESI = { "content-type": "text/html; charset=utf-8", "surrogate-control": 'content="ESI/1.0"' };
@@ -25,15 +25,7 @@ function edge(extra: Record<string, unknown> = {}) {
       ...extra,
     },
   }));
-  return async (path: string, init: RequestInit = {}) => {
-    const ctx = createExecutionContext();
-    const started = Date.now();
-    const res = await app.fetch(new Request(`${SITE}${path}`, init), testEnv, ctx);
-    const body = await res.text();
-    const ms = Date.now() - started;
-    await waitOnExecutionContext(ctx);
-    return { status: res.status, body, ms, header: (n: string) => res.headers.get(n), res };
-  };
+  return (path: string, init: RequestInit = {}) => sendTo(app, path, init);
 }
 
 const page = (html: string, extra: Record<string, string> = {}): ResponseSpec => ({ headers: { ...ESI, ...extra }, body: html });

@@ -4,13 +4,13 @@
  * locations do not), sharing KV, the shield's Durable Object namespace and R2, in front of the
  * real local test origin.
  */
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { sweep } from "../../src/shield/tier.ts";
-import { originLog, purgesPublished, script, SITE, testEnv, uniquePath } from "../helpers.ts";
+import { originLog, purgesPublished, script, sendTo, SITE, testEnv, uniquePath } from "../helpers.ts";
 
 const TOKEN = testEnv.PURGE_TOKEN;
 
@@ -32,13 +32,8 @@ function isolate(location: string, version: string, config: Record<string, unkno
     name: location,
     version,
     async send(path: string, init: RequestInit = {}): Promise<Answer> {
-      const ctx = createExecutionContext();
-      const started = Date.now();
-      const res = await app.fetch(new Request(`${SITE}${path}`, init), { ...testEnv, ...env }, ctx);
-      const body = await res.text();
-      const ms = Date.now() - started;
-      await waitOnExecutionContext(ctx);
-      return { status: res.status, body, xCache: res.headers.get("x-cache"), cacheStatus: res.headers.get("cache-status"), ms };
+      const r = await sendTo(app, path, init, env);
+      return { status: r.status, body: r.body, xCache: r.header("x-cache"), cacheStatus: r.header("cache-status"), ms: r.ms };
     },
   };
 }
