@@ -13,6 +13,12 @@
  *   proxy      a bare proxy worker: fetch the origin, return the response;
  *   proxy-put  the bare proxy plus tee and Cache API put in waitUntil (what storing costs in Miniflare);
  *   direct     the test origin itself, no worker;
+ *   esi        Edge Side Includes (scripts/bench/esi.ts): our worker with ESI on (its own Miniflare),
+ *              five runs at each connection count: esi-plain (a ~32 KiB template HIT, not marked for
+ *              ESI), esi-1 / esi-4 (the same template assembled with 1 / 4 cached public fragments),
+ *              esi-personal (a signed-in visitor: + a personal fragment from the origin every page),
+ *              esi-origin (the test origin alone on that fragment's path); each page checked byte for
+ *              byte before and after its run, the origin's requests counted around it;
  *   purge      our purge API (POST /__edge/purge) in two runs, a new tag per request and one tag for
  *              all, each checked afterwards: every answered purge recorded by the coordinator and
  *              published to KV (the journal, per-tag keys), with the time that took (purge-api.ts);
@@ -39,7 +45,8 @@
  * or not published, a build that fails).
  *
  * `--profile` instead profiles the HIT and MISS paths through workerd's inspector
- * (scripts/bench/profile-run.ts) and prints the top functions by self time.
+ * (scripts/bench/profile-run.ts) and prints the top functions by self time; with --targets, the
+ * selected of hit, miss and esi (esi: esi-plain, esi-1 and esi-4 on the ESI worker).
  *
  * The workers run in Miniflare (workerd), reached on Miniflare's own URL, not through `wrangler
  * dev`'s proxy; our worker is bundled from src/index.ts with esbuild, in memory, and given the
@@ -52,12 +59,13 @@ import { edgeCacheBindings } from "./bench/bindings.ts";
 import { buildBareHono, buildOurs, type DeployBuild } from "./bench/build.ts";
 import { fmt, messageOf, ROOT } from "./bench/common.ts";
 import type { Measured } from "./bench/load.ts";
-import { type Options, parseOptions } from "./bench/options.ts";
+import { type Options, parseOptions, PROFILED } from "./bench/options.ts";
 import { startOriginProcess } from "./bench/origin.ts";
 import { type ProfileRun, runProfiles } from "./bench/profile-run.ts";
 import {
   bundleReport, loadRatios, loadTable, profileReport, type Ratio, ratioLine, startupReport, staticRatios,
 } from "./bench/report.ts";
+import { esiFindings, esiRatios, esiReport } from "./bench/report-esi.ts";
 import { kvTable, purgeKvRatios, purgeTable, TAG_CHECK_MEMO_MS } from "./bench/report-purge.ts";
 import { shieldRatios, shieldReport } from "./bench/report-shield.ts";
 import { loadPlan, runTarget, startFleet } from "./bench/scenarios.ts";
@@ -93,14 +101,17 @@ function progress(line: string): void {
 function printHeader(opts: Options, v: Record<string, string>): void {
   const per = opts.warmup + opts.duration;
   if (opts.profile) {
-    console.log(`edge-cache bench --profile: hit and miss, ${opts.connections.at(-1)} connections, `
+    const profiled = opts.targets.flatMap((t) => (t === "esi" ? ["esi-plain", "esi-1", "esi-4"] : t === "hit" || t === "miss" ? [t] : []));
+    console.log(`edge-cache bench --profile: ${profiled.join(", ")}, ${opts.connections.at(-1)} connections, `
       + `${fmt(opts.warmup, 1)} s warm-up + ${fmt(opts.duration, 1)} s profiled each`);
   } else {
     // purge is two runs, each waiting for the coordinator to publish before and after (a few seconds), then HIT again.
     const purge = opts.targets.includes("purge") ? 1 : 0;
     const shield = opts.targets.includes("shield") ? 1 : 0;
+    // esi is five runs at each connection count.
+    const esi = opts.targets.includes("esi") ? 1 : 0;
     const load = opts.sections.includes("load")
-      ? ((opts.targets.length - shield + 2 * purge) * per + purge * 8) * opts.connections.length + shield * SHIELD_SECONDS : 0;
+      ? ((opts.targets.length - shield + 2 * purge + 4 * esi) * per + purge * 8) * opts.connections.length + shield * SHIELD_SECONDS : 0;
     const extra = (opts.sections.includes("bundle") || opts.sections.includes("startup") ? 6 : 0)
       + (opts.sections.includes("startup") ? 2 + opts.startupRounds * 0.2 : 0);
     const runs = opts.targets.filter((t) => t !== "shield");
@@ -157,12 +168,12 @@ async function loadPhase(opts: Options, f: Findings, origin: { url: string; clos
 async function profilePhase(opts: Options, f: Findings, origin: { url: string; close(): Promise<void> }, compatDate: string, cleanups: Cleanups): Promise<void> {
   const bundle = await bundleWorker();
   const connections = opts.connections.at(-1) ?? 32;
-  progress(`profiling hit and miss at ${connections} connections`);
-  f.profiles = await runProfiles({ duration: opts.duration, warmup: opts.warmup, connections }, bundle,
+  progress(`profiling ${opts.targets.filter((t) => PROFILED.includes(t)).join(", ")} at ${connections} connections`);
+  f.profiles = await runProfiles({ duration: opts.duration, warmup: opts.warmup, connections }, opts.targets, bundle,
     edgeCacheBindings(origin.url), compatDate, origin, cleanups);
 }
 
-function printLoad(f: Findings): void {
+function printLoad(f: Findings, connections: number[]): void {
   const loadRuns = f.results.filter((m) => !m.purge);
   if (loadRuns.length) {
     console.log("");
@@ -170,6 +181,11 @@ function printLoad(f: Findings): void {
     console.log(loadTable(loadRuns));
   }
   for (const m of f.results) for (const n of m.notes) console.log(`  ${m.target} @${m.connections}: ${n}`);
+  const esi = esiReport(f.results, connections);
+  if (esi) {
+    console.log("");
+    console.log(esi);
+  }
   if (f.results.some((m) => m.purge)) {
     console.log("");
     console.log(purgeTable(f.results));
@@ -199,7 +215,7 @@ function printProfiles(runs: ProfileRun[]): void {
 }
 
 function printSummary(opts: Options, f: Findings): Ratio[] {
-  printLoad(f);
+  printLoad(f, opts.connections);
   if (f.builds.ours && opts.sections.includes("bundle")) {
     console.log("");
     console.log(bundleReport([f.builds.ours, ...(f.builds.bareHono ? [f.builds.bareHono] : [])]));
@@ -210,6 +226,7 @@ function printSummary(opts: Options, f: Findings): Ratio[] {
   }
   const ratios = [
     ...loadRatios(f.results, opts.connections),
+    ...esiRatios(f.results, opts.connections),
     ...purgeKvRatios(f.results, opts.connections),
     ...(f.shield ? shieldRatios(f.shield) : []),
     ...staticRatios(opts.sections.includes("bundle") ? f.builds.ours : undefined, f.builds.bareHono, f.startup),
@@ -220,7 +237,7 @@ function printSummary(opts: Options, f: Findings): Ratio[] {
     for (const r of ratios) console.log(ratioLine(r));
   }
   printProfiles(f.profiles);
-  if (f.results.some((m) => m.target === "hit" || m.target === "miss" || m.target === "proxy-put") || f.shield || f.profiles.length) {
+  if (f.results.some((m) => m.target === "hit" || m.target === "miss" || m.target === "proxy-put" || m.target.startsWith("esi-")) || f.shield || f.profiles.length) {
     console.log("");
     console.log(`Cache store: ${HIT_STORE}`);
   }
@@ -243,6 +260,9 @@ function printJson(opts: Options, v: Record<string, string>, f: Findings, ratios
     startup: f.startup ?? null,
     // shield: the shield target's rounds (scripts/bench/shield.ts ShieldFindings), latencies in ms with their samples.
     shield: f.shield ?? null,
+    // esi: the ESI target's setup (templates, fragments, EDGE_CONFIG) and, per connection count, each run with its
+    // ratios to esi-plain and the added p50 (report-esi.ts EsiFindings); its runs are in results[] too (results[].esi: checks).
+    esi: esiFindings(f.results, opts.connections) ?? null,
     profiles: f.profiles,
     errors: f.failures,
   }));

@@ -87,11 +87,12 @@ export async function expectProxied(workerUrl: string, path: string, tag: string
   return url;
 }
 
-/** No request failed and at least one completed. */
+/** No request failed, at least one completed, and no body failed the run's check (when it had one). */
 export function checkRun(m: Measured): void {
   expect(m.requests > 0, `${m.target} @${m.connections}: no request completed`);
   expect(m.errors === 0 && m.non2xx === 0,
     `${m.target} @${m.connections}: ${m.errors} errors (${m.timeouts} timeouts) and ${m.non2xx} non-2xx responses during the run`);
+  expect(!m.mismatches, `${m.target} @${m.connections}: ${m.mismatches} of ${m.requests} responses during the run did not have the expected body`);
 }
 
 /** One purge of `tag` with `token` is answered 200 in Cloudflare's envelope, with `result.purged_at`. */

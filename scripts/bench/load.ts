@@ -27,6 +27,8 @@ export interface Measured {
   errors: number;
   timeouts: number;
   non2xx: number;
+  /** Responses whose body the target's `verifyBody` refused (only when it has one). */
+  mismatches?: number;
   notes: string[];
   /** KV operations the worker made during the measured run (our worker's targets only). */
   kv?: KvPerRequest;
@@ -41,6 +43,7 @@ interface LoadResult {
   errors: number;
   timeouts: number;
   non2xx: number;
+  mismatches: number;
   /** Epoch ms of the last 2xx response (NaN: none). */
   lastResponseAt: number;
 }
@@ -52,8 +55,20 @@ export interface RequestShape {
   body: string;
 }
 
-/** One autocannon run against `url` (`unique`: "[<id>]" in it, and in a body, is replaced per request). */
-export function load(url: string, seconds: number, connections: number, unique: boolean, request?: RequestShape): Promise<LoadResult> {
+/** What a GET run sends and checks besides the URL: headers, and a check of every response's body. */
+export interface GetShape {
+  headers?: Record<string, string>;
+  /** false counts the response in `mismatches` (autocannon reads every body anyway: this costs one call). */
+  verifyBody?: (body: string) => boolean;
+}
+
+/**
+ * One autocannon run against `url` (`unique`: "[<id>]" in it, and in a body, is replaced per request).
+ * `get`: headers sent with every GET (a visitor's Cookie, say; a `request` brings its own) and a body check.
+ */
+export function load(
+  url: string, seconds: number, connections: number, unique: boolean, request?: RequestShape, get: GetShape = {},
+): Promise<LoadResult> {
   return new Promise((done, fail) => {
     let lat = new Float64Array(1 << 16);
     let n = 0;
@@ -65,6 +80,9 @@ export function load(url: string, seconds: number, connections: number, unique: 
       pipelining: 1,
       timeout: 10,
       idReplacement: unique,
+      ...(get.headers ? { headers: get.headers } : {}),
+      // autocannon hands it the body it gathered as a string (its types allow a Buffer or nothing).
+      ...(get.verifyBody ? { verifyBody: (body: string | Buffer | undefined) => get.verifyBody!(String(body ?? "")) } : {}),
       ...request,
     }, (err: unknown, result: autocannon.Result) => {
       if (err) return fail(err instanceof Error ? err : new Error(String(err)));
@@ -75,6 +93,7 @@ export function load(url: string, seconds: number, connections: number, unique: 
         errors: result.errors,
         timeouts: result.timeouts,
         non2xx: result.non2xx,
+        mismatches: result.mismatches ?? 0,
         lastResponseAt,
       });
     });
@@ -114,6 +133,10 @@ export interface LoadTarget {
   warmPath: string;
   unique: boolean;
   request?: RequestShape & { warmBody: string };
+  /** Request headers for every GET of the warm-up and the run (e.g. a session cookie). */
+  headers?: Record<string, string>;
+  /** Every measured response's body must pass this (counted in Measured.mismatches; checkRun fails on any). */
+  verifyBody?: (body: string) => boolean;
 }
 
 /** Warm up, then measure one target; returns throughput and latency percentiles (ms). */
@@ -125,9 +148,10 @@ export async function measure(s: LoadSettings, t: LoadTarget): Promise<Measured>
 export async function measureRun(s: LoadSettings, t: LoadTarget): Promise<{ measured: Measured; lastResponseAt: number }> {
   const shape = (body?: string): RequestShape | undefined =>
     t.request && { method: t.request.method, headers: t.request.headers, body: body ?? t.request.body };
-  if (s.warmup > 0) await load(t.base + t.warmPath, s.warmup, s.connections, t.unique, shape(t.request?.warmBody));
+  const get: GetShape = { ...(t.headers ? { headers: t.headers } : {}) };
+  if (s.warmup > 0) await load(t.base + t.warmPath, s.warmup, s.connections, t.unique, shape(t.request?.warmBody), get);
   await s.hooks?.before();
-  const r = await load(t.base + t.path, s.duration, s.connections, t.unique, shape());
+  const r = await load(t.base + t.path, s.duration, s.connections, t.unique, shape(), { ...get, ...(t.verifyBody ? { verifyBody: t.verifyBody } : {}) });
   await s.hooks?.after();
   const sorted = r.latencies.slice().sort();
   const measured: Measured = {
@@ -142,6 +166,7 @@ export async function measureRun(s: LoadSettings, t: LoadTarget): Promise<{ meas
     errors: r.errors,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
+    ...(t.verifyBody ? { mismatches: r.mismatches } : {}),
     notes: [],
   };
   return { measured, lastResponseAt: r.lastResponseAt };

@@ -8,6 +8,9 @@ import { BenchError } from "./common.ts";
 import { TARGETS, type Target } from "./scenarios.ts";
 
 export const SECTIONS = ["load", "bundle", "startup"] as const;
+/** What --profile can profile, and what it profiles unless --targets says otherwise. */
+export const PROFILED: readonly Target[] = ["hit", "miss", "esi"];
+const PROFILE_DEFAULT: readonly Target[] = ["hit", "miss"];
 export type Section = (typeof SECTIONS)[number];
 
 export interface Options {
@@ -18,7 +21,7 @@ export interface Options {
   targets: Target[];
   sections: Section[];
   startupRounds: number;
-  /** Profile mode: CPU profiles of HIT and MISS instead of the comparison. */
+  /** Profile mode: CPU profiles of the selected of hit, miss and esi (default hit and miss) instead of the comparison. */
   profile: boolean;
   json: boolean;
 }
@@ -30,13 +33,15 @@ export const USAGE = [
   "  --connections     concurrent keep-alive connections, a comma-separated list (default 1,32: both",
   "                    are run for every target; --profile: 32, the largest given is used)",
   `  --targets         which load targets to run (default all: ${TARGETS.join(",")});`,
-  "                    shield runs fixed rounds once, after the others, whatever --duration and --connections",
+  "                    shield runs fixed rounds once, after the others, whatever --duration and --connections;",
+  "                    esi is five runs of its own (esi-plain, esi-1, esi-4, esi-personal, esi-origin)",
   `  --skip            sections to leave out: ${SECTIONS.join(",")} (bundle: wrangler's deploy build sizes;`,
   "                    startup: module evaluation time, which needs the bundle build), or targets (e.g. shield)",
   "  --warmup          unmeasured seconds before each run (default: 20% of duration, 1..2 s)",
   "  --startup-rounds  fresh isolates per worker for the startup median (default 10)",
   "  --profile         instead of the comparison: CPU profiles of the HIT and MISS paths under load and",
-  "                    of startup, written to .prof/{hit,miss,startup}.cpuprofile, top functions printed",
+  "                    of startup, written to .prof/{hit,miss,startup}.cpuprofile, top functions printed;",
+  "                    with --targets, of the selected of hit, miss and esi (esi: esi-plain, esi-1, esi-4)",
   "  --json            also print the results as one JSON object (last line of output)",
 ].join("\n");
 
@@ -91,8 +96,12 @@ export function parseOptions(argv: string[]): Options | undefined {
     throw new BenchError(`--startup-rounds must be a whole number from 1 to 50, got "${v["startup-rounds"]}"`);
   }
   const skip = v.skip !== undefined ? listOf<Section | Target>("skip", v.skip, [...SECTIONS, ...TARGETS]) : [];
-  const targets = (v.targets !== undefined ? listOf("targets", v.targets, TARGETS) : [...TARGETS]).filter((t) => !skip.includes(t));
+  const all: Target[] = profile ? [...PROFILE_DEFAULT] : [...TARGETS];
+  const targets = (v.targets !== undefined ? listOf("targets", v.targets, TARGETS) : all).filter((t) => !skip.includes(t));
   if (targets.length === 0) throw new BenchError("--targets: give at least one target (or --skip load)");
+  if (profile && !targets.some((t) => PROFILED.includes(t))) {
+    throw new BenchError(`--profile: profiles ${PROFILED.join(", ")}; --targets selects none of them`);
+  }
   return {
     duration, warmup, connections, targets, startupRounds, profile, json: !!v.json,
     sections: SECTIONS.filter((s) => !skip.includes(s)),

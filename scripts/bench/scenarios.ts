@@ -1,7 +1,8 @@
 /**
  * The measured targets, each with its correctness checks. Run in this order at each connection
  * count, so the two sides of every ratio are measured next to each other in time (the machine's
- * other work drifts): hit, bare, miss, proxy, proxy-put, direct. Purge comes after all of them, at
+ * other work drifts): hit, bare, miss, proxy, proxy-put, direct, esi (five runs of its own, one after
+ * the other, on its own worker with ESI on: esi.ts). Purge comes after all of them, at
  * each connection count (two runs, see purge-api.ts; each waits until everything is published), so
  * that neither the coordinator's publishing nor the journal it leaves behind touches the other
  * targets; then, with purge, the HIT path once more at each count ("hit-after-purge"): what a hit
@@ -14,13 +15,14 @@ import {
   checkRun, expectHealthy, expectHit, expectMissSample, expectProxied, originCount, primeHit, probe,
 } from "./checks.ts";
 import { BenchError, expect } from "./common.ts";
+import { ESI_DESCRIPTIONS, ESI_RUNS, esiWorkerSpec, prepareEsi, runEsi } from "./esi.ts";
 import { countingKv } from "./kv-counter.ts";
 import { type LoadSettings, type Measured, measure, UNIQUE } from "./load.ts";
 import type { OriginProcess } from "./origin.ts";
 import { PURGE_DESCRIPTIONS, runPurges } from "./purge-api.ts";
 import { type RunningWorker, startWorker, type WorkerSpec } from "./workers.ts";
 
-export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct", "purge", "shield"] as const;
+export const TARGETS = ["hit", "bare", "miss", "proxy", "proxy-put", "direct", "esi", "purge", "shield"] as const;
 export type Target = (typeof TARGETS)[number];
 
 export const HIT_PATH = "/t/bench/hit";
@@ -58,6 +60,7 @@ export const DESCRIPTIONS: Record<Target, string> = {
   proxy: "bare proxy worker: fetch the origin, return its response",
   "proxy-put": "bare proxy + tee + Cache API put in waitUntil (Miniflare's simulator)",
   direct: "the test origin itself, no worker, a unique query per request",
+  esi: `our worker with ESI on (esi.ts), runs ${ESI_RUNS.join(", ")}: ${ESI_RUNS.map((r) => `${r}: ${ESI_DESCRIPTIONS[r]}`).join("; ")}`,
   purge: `${PURGE_DESCRIPTIONS.purge}; then purge-1tag: ${PURGE_DESCRIPTIONS["purge-1tag"]}`,
   shield: "the origin shield (shield.ts): its own fleet of locations, fixed rounds of requests, not a load run",
 };
@@ -69,6 +72,8 @@ export interface Fleet {
   bare?: RunningWorker;
   proxy?: RunningWorker;
   proxyPut?: RunningWorker;
+  /** Our worker with ESI on (esi.ts: ESI_CONFIG), for the esi target. */
+  esi?: RunningWorker;
 }
 
 /**
@@ -94,6 +99,10 @@ export async function startFleet(
   if (want("bare")) fleet.bare = await baseline("bare", BARE_WORKER, {});
   if (want("proxy")) fleet.proxy = await baseline("bare-proxy", PROXY_WORKER, { ORIGIN_URL: origin.url });
   if (want("proxy-put")) fleet.proxyPut = await baseline("proxy-put", PROXY_PUT_WORKER, { ORIGIN_URL: origin.url });
+  if (want("esi")) {
+    fleet.esi = await start(esiWorkerSpec(ours));
+    await prepareEsi(fleet.esi.url, origin.url);
+  }
   return fleet;
 }
 
@@ -112,6 +121,7 @@ export async function runTarget(target: Run, fleet: Fleet, s: LoadSettings): Pro
     case "proxy": return [await runProxy(target, need(fleet.proxy, target), fleet.origin, PROXY_PATH, s)];
     case "proxy-put": return [await runProxy(target, need(fleet.proxyPut, target), fleet.origin, PROXY_PUT_PATH, s)];
     case "direct": return [await runDirect(fleet.origin, s)];
+    case "esi": return runEsi(need(fleet.esi, target), fleet.origin, s);
     case "purge": return runPurges(need(fleet.ours, target), s);
     case "shield": throw new BenchError("shield is not a load run: see shield.ts (runShield)");
   }
