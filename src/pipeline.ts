@@ -14,9 +14,9 @@
  * unhandled transition is a compile error. Every response leaves through `deliver`.
  */
 import { deliver, type Delivery, headersOf, preconditions, synthetic } from "./deliver.ts";
-import { esiStep } from "./esi/assemble.ts";
+import { esiStep, type Fragment } from "./esi/assemble.ts";
 import { esiMarked } from "./esi/markup.ts";
-import type { CacheStatus } from "./http/cache-status.ts";
+import { type CacheStatus, formatCacheStatus } from "./http/cache-status.ts";
 import { forward as forwardTo, withSmallBodyRead } from "./phases/forward.ts";
 import { type FoundEntry, lookup } from "./phases/lookup.ts";
 import { pass } from "./phases/pass.ts";
@@ -35,15 +35,23 @@ export type Pipeline = (request: Request, inv: Invocation, depth?: number) => Pr
  * preconditions, after ESI assembly when a rule has `esi` (fragments go through this same pipeline).
  */
 export function createPipeline(rt: Runtime): Pipeline {
-  const pipeline: Pipeline = async (request, inv, depth = 0) => {
-    const d = await journey(request, rt, inv, depth > 0);
-    if (!rt.config.esi) return deliver(request, d, rt.config);
+  const steps = (inv: Invocation, depth: number) => {
     // Fragments share the page's background work, not its log line.
     const fragments: Invocation = { waitUntil: (p) => inv.waitUntil(p) };
-    const esi = esiStep({ config: rt.config, depth, fragment: (req) => pipeline(req, fragments, depth + 1) });
-    return deliver(request, d, rt.config, [esi, preconditions]);
+    const fragment = async (req: Request): Promise<Fragment> => {
+      const d = await journey(req, rt, fragments, true);
+      const status = () => formatCacheStatus(d.cacheStatus);
+      // A stored fragment without includes of its own: its bytes as they are, no response to build and read back.
+      if (d.source === "stored" && d.status === 200 && d.body instanceof Uint8Array && d.prepared?.esi === false) return { status: 200, body: d.body, cacheStatus: status };
+      const res = await deliver(req, d, rt.config, steps(fragments, depth + 1));
+      return { status: res.status, body: res.body, cacheStatus: status };
+    };
+    return [esiStep({ config: rt.config, depth, fragment }), preconditions];
   };
-  return pipeline;
+  return async (request, inv, depth = 0) => {
+    const d = await journey(request, rt, inv, depth > 0);
+    return rt.config.esi ? deliver(request, d, rt.config, steps(inv, depth)) : deliver(request, d, rt.config);
+  };
 }
 
 /** Where a request going to the origin stands. */

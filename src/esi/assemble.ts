@@ -16,7 +16,7 @@
  * Last-Modified (so no conditional or Range request can be answered from the template's
  * validators), and `Cache-Control: private, no-cache` (it may hold a visitor's fragments).
  */
-import { TIMED_OUT, waitFor } from "../coalesce.ts";
+import { TIMED_OUT } from "../coalesce.ts";
 import type { Config } from "../config.ts";
 import { type Delivery, type DeliveryStep, headersOf } from "../deliver.ts";
 import { logEvent } from "../log.ts";
@@ -30,12 +30,19 @@ export const ASSEMBLED_CACHE_CONTROL = "private, no-cache";
 /** Largest fragment body inserted (read whole within the fragment's time). */
 const FRAGMENT_MAX = BUFFER_LIMIT;
 
+/** A fragment's answer: its status, its body, and (for the debug header) its Cache-Status. */
+export interface Fragment {
+  status: number;
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+  cacheStatus: () => string;
+}
+
 export interface EsiContext {
   config: Config;
   /** 0 for a client's page, 1 for its fragments, ... */
   depth: number;
-  /** The response to a fragment request, through the pipeline one level deeper. */
-  fragment(request: Request): Promise<Response>;
+  /** The answer to a fragment request, through the pipeline one level deeper. */
+  fragment(request: Request): Promise<Fragment>;
 }
 
 interface Include {
@@ -65,10 +72,14 @@ export function esiStep(ctx: EsiContext): DeliveryStep {
     const t = await prepare(template);
     const { includes } = t;
     const page = new URL(request.url);
+    // One deadline for the page's fragments (they all start now).
+    const deadline = timer(ctx.config.esiFragmentTimeoutMs);
     const results = includes.map((inc, i) => (i < ESI_MAX_INCLUDES
-      ? resolve(inc, request, page, ctx)
+      ? resolve(inc, request, page, ctx, deadline)
       : Promise.resolve<Resolved>({ ok: false, src: inc.src, reason: `more than ${ESI_MAX_INCLUDES} includes`, continueOnError: inc.continueOnError })));
     if (ctx.config.debugHeaders && results.length) headers.set("x-edge-esi", (await Promise.all(results)).map(describe).join(", "));
+    if (results.length) void Promise.all(results).finally(deadline.cancel);
+    else deadline.cancel();
     return { ...assembled, body: render(t, results) };
   };
 }
@@ -167,11 +178,25 @@ function render(t: Template, results: Promise<Resolved>[]): ReadableStream<Uint8
   return rewriter.transform(new Response(pieces(t))).body!;
 }
 
-/** Fetch an include (then its alt), within the fragment timeout. */
-async function resolve(inc: Include, page: Request, url: URL, ctx: EsiContext): Promise<Resolved> {
+/** A deadline shared by a page's fragments: `at` resolves to TIMED_OUT when it passes. */
+interface Deadline {
+  at: Promise<typeof TIMED_OUT>;
+  cancel(): void;
+}
+
+function timer(ms: number): Deadline {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  const at = new Promise<typeof TIMED_OUT>((r) => { handle = setTimeout(() => r(TIMED_OUT), ms); });
+  return { at, cancel: () => { if (handle !== undefined) clearTimeout(handle); } };
+}
+
+/** Fetch an include (then its alt) within the page's fragment deadline. */
+async function resolve(inc: Include, page: Request, url: URL, ctx: EsiContext, deadline: Deadline): Promise<Resolved> {
   const reasons: string[] = [];
   for (const src of inc.alt ? [inc.src, inc.alt] : [inc.src]) {
-    const r = await fetchFragment(src, page, url, ctx);
+    // The alt, tried once the src has failed, gets a time of its own.
+    const own = src === inc.src ? null : timer(ctx.config.esiFragmentTimeoutMs);
+    const r = await fetchFragment(src, page, url, ctx, own ?? deadline).finally(() => own?.cancel());
     if (typeof r !== "string") return { ok: true, src, bytes: r.bytes, status: r.status };
     reasons.push(inc.alt ? `${src}: ${r}` : r);
   }
@@ -181,7 +206,7 @@ async function resolve(inc: Include, page: Request, url: URL, ctx: EsiContext): 
 }
 
 /** One fragment: its bytes and Cache-Status, or why it failed. */
-async function fetchFragment(src: string, page: Request, pageUrl: URL, ctx: EsiContext): Promise<{ bytes: Uint8Array; status: string } | string> {
+async function fetchFragment(src: string, page: Request, pageUrl: URL, ctx: EsiContext, deadline: Deadline): Promise<{ bytes: Uint8Array; status: string } | string> {
   const target = fragmentTarget(src, pageUrl);
   if (!target.ok) return `refused (${target.reason})`;
   if (inWorkerNamespace(target.url.pathname)) return "refused (the worker's own namespace)";
@@ -189,22 +214,21 @@ async function fetchFragment(src: string, page: Request, pageUrl: URL, ctx: EsiC
   const headers = new Headers(page.headers);
   for (const name of PAGE_ONLY) headers.delete(name);
   const ms = ctx.config.esiFragmentTimeoutMs;
-  const deadline = Date.now() + ms;
   const pending = ctx.fragment(new Request(target.url, { method: "GET", headers }));
-  const res = await waitFor(pending, ms);
+  const res = await Promise.race([pending, deadline.at]);
   if (res === TIMED_OUT) {
-    void pending.then((late) => late.body?.cancel(), () => undefined);
+    void pending.then((late) => (late.body instanceof ReadableStream ? late.body.cancel() : undefined), () => undefined);
     return `no answer within ${ms} ms`;
   }
   if (res.status !== 200) {
-    await res.body?.cancel();
+    if (res.body instanceof ReadableStream) await res.body.cancel();
     return `status ${res.status}`;
   }
-  const body = res.body ? waitFor(readWhole(res.body, FRAGMENT_MAX, null), Math.max(1, deadline - Date.now())) : Promise.resolve(new Uint8Array());
-  const bytes = await body.catch(() => null);
+  if (res.body === null || res.body instanceof Uint8Array) return { bytes: res.body ?? new Uint8Array(), status: ctx.config.debugHeaders ? res.cacheStatus() : "" };
+  const bytes = await Promise.race([readWhole(res.body, FRAGMENT_MAX, null).catch(() => null), deadline.at]);
   if (bytes === TIMED_OUT) return `body not complete within ${ms} ms`;
   if (bytes === null) return `body unreadable or over ${FRAGMENT_MAX} bytes`;
-  return { bytes, status: res.headers.get("cache-status") ?? "" };
+  return { bytes, status: ctx.config.debugHeaders ? res.cacheStatus() : "" };
 }
 
 /** A fragment in the debug header: its src and Cache-Status, or its failure. */
