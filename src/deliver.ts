@@ -10,6 +10,7 @@ import { decideRange, isNotModified, notModifiedHeaders } from "./http/condition
 import { removeHopByHop } from "./http/hop-by-hop.ts";
 import type { CacheKey } from "./key.ts";
 import { esiMarked } from "./esi/markup.ts";
+import { discard } from "./store/entries.ts";
 
 /**
  * Where the response comes from, which decides what may be evaluated against it: a stored entry
@@ -98,7 +99,7 @@ export const preconditions: DeliveryStep = (request, d) => {
   if (d.status !== 200 || (request.method !== "GET" && request.method !== "HEAD")) return d;
   if (d.source !== "stored" && d.source !== "fill") return d;
   if ((request.headers.has("if-none-match") || request.headers.has("if-modified-since")) && isNotModified(request.headers, headersOf(d))) {
-    if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+    void discard(d);
     return { ...d, status: 304, statusText: undefined, headers: notModifiedHeaders(headersOf(d)), body: null, prepared: undefined };
   }
   if (!d.prepared) headersOf(d).set("accept-ranges", "bytes");

@@ -13,9 +13,8 @@
  * Every verdict is a discriminated union and every switch is exhaustive (`unreachable`), so an
  * unhandled transition is a compile error. Every response leaves through `deliver`.
  */
-import { deliver, type Delivery, headersOf, preconditions, synthetic } from "./deliver.ts";
-import { esiStep, type Fragment } from "./esi/assemble.ts";
-import { esiMarked } from "./esi/markup.ts";
+import { deliver, type Delivery, preconditions, synthetic } from "./deliver.ts";
+import { esiStep, esiTemplate, type Fragment } from "./esi/assemble.ts";
 import { type CacheStatus, formatCacheStatus } from "./http/cache-status.ts";
 import { forward as forwardTo, withSmallBodyRead } from "./phases/forward.ts";
 import { type FoundEntry, lookup } from "./phases/lookup.ts";
@@ -27,8 +26,8 @@ import { headersTooLarge as tooLargeHeaders, type TooLarge } from "./policy.ts";
 import { type Invocation, type Runtime, unreachable } from "./runtime.ts";
 import { discard, ttlLeft } from "./store/entries.ts";
 
-/** `depth`: 0 for a client's request, 1 for an ESI fragment of its page, 2 for a fragment's fragment... */
-export type Pipeline = (request: Request, inv: Invocation, depth?: number) => Promise<Response>;
+/** A client's request, through the cache (its ESI fragments go through the same phases, one level deeper each). */
+export type Pipeline = (request: Request, inv: Invocation) => Promise<Response>;
 
 /**
  * Build the request handler for one isolate's runtime. The delivery chain is the client
@@ -48,9 +47,9 @@ export function createPipeline(rt: Runtime): Pipeline {
     };
     return [esiStep({ config: rt.config, depth, fragment }), preconditions];
   };
-  return async (request, inv, depth = 0) => {
-    const d = await journey(request, rt, inv, depth > 0);
-    return rt.config.esi ? deliver(request, d, rt.config, steps(inv, depth)) : deliver(request, d, rt.config);
+  return async (request, inv) => {
+    const d = await journey(request, rt, inv, false);
+    return rt.config.esi ? deliver(request, d, rt.config, steps(inv, 0)) : deliver(request, d, rt.config);
   };
 }
 
@@ -90,7 +89,7 @@ async function journey(request: Request, rt: Runtime, inv: Invocation, fragment:
   }
   const own = ownFetch(f, d);
   if (!own) return d;
-  if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+  void discard(d);
   if (d.source === "unshared") rememberPass(f, rt);
   return headersTooLarge(request, rt.config.maxHeaderBytes) ?? pass(f, own, rt, inv);
 }
@@ -165,12 +164,10 @@ const PERSONAL_FRAGMENT: SkipCondition = {
  * Set-Cookie) the request is fetched again for this visitor alone, with its cookies.
  */
 function ownFetch(f: RequestFacts, d: Delivery): SkipCondition | null {
-  if (d.source === "synthetic") return null;
+  if (d.source === "synthetic" || !personal(f)) return null;
   const shared = d.source === "stored" || d.source === "fill";
-  if (f.fragment) return !shared && f.request.headers.has("cookie") ? PERSONAL_FRAGMENT : null;
-  if (f.cookies.session.length === 0) return null;
-  const template = shared && d.status === 200 && (d.prepared ? d.prepared.esi : esiMarked(headersOf(d).get("surrogate-control")));
-  return template ? null : SESSION;
+  if (f.fragment) return shared ? null : PERSONAL_FRAGMENT;
+  return shared && d.status === 200 && esiTemplate(d) ? null : SESSION;
 }
 
 /** Coalesce or lead, fetch, judge, store, answer (or answer stale when the origin is slow or down). */

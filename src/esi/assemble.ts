@@ -22,7 +22,7 @@ import { type Delivery, type DeliveryStep, headersOf } from "../deliver.ts";
 import { logEvent } from "../log.ts";
 import { inWorkerNamespace } from "../namespace.ts";
 import { matchRule } from "../policy.ts";
-import { BUFFER_LIMIT, readWhole } from "../store/entries.ts";
+import { BUFFER_LIMIT, discard, readWhole } from "../store/entries.ts";
 import { ESI_MAX_DEPTH, ESI_MAX_INCLUDES, esiMarked, fragmentTarget, includeOffsets, normaliseTemplate } from "./markup.ts";
 
 /** What an assembled page tells browsers and caches downstream. */
@@ -64,7 +64,7 @@ export function esiStep(ctx: EsiContext): DeliveryStep {
     // Age stays the template's: how long the stored part has been cached.
     const assembled = { ...d, source: "assembled" as const, headers, prepared: undefined, cacheControl: ASSEMBLED_CACHE_CONTROL };
     if (request.method === "HEAD" || d.body === null) {
-      if (d.body instanceof ReadableStream) void d.body.cancel().catch(() => undefined);
+      void discard(d);
       return { ...assembled, body: null };
     }
     const template = d.body instanceof Uint8Array ? d.body : await readWhole(d.body, ctx.config.maxEntryBytes, null).catch(() => null);
@@ -84,12 +84,16 @@ export function esiStep(ctx: EsiContext): DeliveryStep {
   };
 }
 
+/** The origin marked this response for ESI (a stored object's mark is kept in its prepared headers). */
+export function esiTemplate(d: Delivery): boolean {
+  return d.prepared ? d.prepared.esi : esiMarked(headersOf(d).get("surrogate-control"));
+}
+
 /** A 200 HTML page the origin marked, on a rule that assembles ESI. */
 function assemblable(d: Delivery, config: Config): boolean {
   if (d.source === "synthetic" || d.source === "assembled" || d.status !== 200 || !d.key) return false;
   if (matchRule(d.key.path, config.rules)?.esi !== true) return false;
-  const marked = d.prepared ? d.prepared.esi === true : esiMarked(headersOf(d).get("surrogate-control"));
-  return marked && /^\s*text\/html\b/i.test((d.prepared?.headers ?? headersOf(d)).get("content-type") ?? "");
+  return esiTemplate(d) && /^\s*text\/html\b/i.test((d.prepared?.headers ?? headersOf(d)).get("content-type") ?? "");
 }
 
 /** Track `<esi:remove>` nesting: includes inside one are not processed (and not counted). */
@@ -217,11 +221,11 @@ async function fetchFragment(src: string, page: Request, pageUrl: URL, ctx: EsiC
   const pending = ctx.fragment(new Request(target.url, { method: "GET", headers }));
   const res = await Promise.race([pending, deadline.at]);
   if (res === TIMED_OUT) {
-    void pending.then((late) => (late.body instanceof ReadableStream ? late.body.cancel() : undefined), () => undefined);
+    void pending.then(discard, () => undefined);
     return `no answer within ${ms} ms`;
   }
   if (res.status !== 200) {
-    if (res.body instanceof ReadableStream) await res.body.cancel();
+    await discard(res);
     return `status ${res.status}`;
   }
   if (res.body === null || res.body instanceof Uint8Array) return { bytes: res.body ?? new Uint8Array(), status: ctx.config.debugHeaders ? res.cacheStatus() : "" };

@@ -6,7 +6,9 @@
 import type { Delivery } from "../deliver.ts";
 import { clientHeaders, synthetic } from "../deliver.ts";
 import type { CacheStatus } from "../http/cache-status.ts";
+import type { CacheKey } from "../key.ts";
 import type { Invocation, Runtime } from "../runtime.ts";
+import type { Prepared } from "../store/writer.ts";
 import { unreachable } from "../runtime.ts";
 import { currentAge, ttlLeft } from "../store/entries.ts";
 import type { BackendVerdict, OriginFailure } from "./fetch.ts";
@@ -67,16 +69,8 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
       }
       // The cache's copy is read whole in the background while the client streams its own.
       const [toClient, toCache] = facts.headOnly || !res.body ? [null, res.body] : res.body.tee();
-      const settle = c.lead.handOff();
-      const filling = rt.writer.fill(facts.key, p, res, toCache).then((shared) => {
-        settle(shared);
-        return shared?.entry.size ?? -1;
-      }, (e: unknown) => {
-        settle(null);
-        throw e;
-      });
+      const filling = fillAndShare(c, facts.key, p, res, toCache);
       if (c.inv.trace) c.inv.trace.filled = filling.catch(() => -1);
-      c.inv.waitUntil(filling);
       return {
         source: "fill", status: res.status, statusText: res.statusText, headers: new Headers(res.headers), body: toClient,
         cacheStatus: { ...cacheStatus, stored: true, ttl: p.decision.ttl, detail: status.detail ?? p.meta.rule },
@@ -86,6 +80,24 @@ export function storeAndAnswer(v: BackendVerdict, c: StoreContext): Delivery {
     default:
       return unreachable(v);
   }
+}
+
+/**
+ * Store a fill in the background (its body read whole, or streamed to the store when large) and
+ * hand coalesced waiters what was stored (nothing when it was not). Resolves to the stored size,
+ * -1 when not known or not stored.
+ */
+export function fillAndShare(c: { rt: Runtime; inv: Invocation; lead: Lead }, key: CacheKey, p: Prepared, res: Response, body: ReadableStream<Uint8Array> | null): Promise<number> {
+  const settle = c.lead.handOff();
+  const filling = c.rt.writer.fill(key, p, res, body).then((shared) => {
+    settle(shared);
+    return shared?.entry.size ?? -1;
+  }, (e: unknown) => {
+    settle(null);
+    throw e;
+  });
+  c.inv.waitUntil(filling);
+  return filling;
 }
 
 /** A background refresh: store what may be stored, drop a copy that may no longer be. */

@@ -18,6 +18,7 @@ import { type FoundEntry, lookup } from "../phases/lookup.ts";
 import type { Lead } from "../phases/miss.ts";
 import type { RequestFacts } from "../phases/recv.ts";
 import { refreshInBackground } from "../phases/refresh.ts";
+import { fillAndShare } from "../phases/store.ts";
 import { matchRuleWithPattern } from "../policy.ts";
 import { type Invocation, type Runtime, unreachable } from "../runtime.ts";
 import { discard, expectedLength, ttlLeft } from "../store/entries.ts";
@@ -127,6 +128,8 @@ async function verdictAnswer(v: BackendVerdict, c: AnswerContext): Promise<Respo
         toLocation = { ...entry, body: a };
         c.inv.waitUntil(rt.writer.putUnlessInvalidated(c.f.key.url, storeKey, v.fillStartedAt, { ...entry, body: b }));
       } else {
+        // Stored before the callers coalesced here are released (unlike a location, which answers
+        // first): one arriving meanwhile waits for this copy instead of revalidating again.
         await rt.writer.putUnlessInvalidated(c.f.key.url, storeKey, v.fillStartedAt, entry);
         c.lead.handOff()({ entry, storeKey });
       }
@@ -140,11 +143,7 @@ async function verdictAnswer(v: BackendVerdict, c: AnswerContext): Promise<Respo
       const size = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
       // One branch to the location, one to storage (read whole, shared with the callers coalesced here).
       const [toLocation, toStore] = res.body ? res.body.tee() : [null, null];
-      const settle = c.lead.handOff();
-      c.inv.waitUntil(rt.writer.fill(c.f.key, p, res, toStore).then(settle, (e: unknown) => {
-        settle(null);
-        throw e;
-      }));
+      void fillAndShare(c, c.f.key, p, res, toStore);
       const entry = { kind: "entry", status: res.status, headers: entryHeaders(res, p, size), body: toLocation, size, meta: p.meta } as const;
       return entryAnswer(entry, "miss", { ...status, fwdStatus: res.status, stored: true, ttl: p.decision.ttl }, true, now);
     }

@@ -17,7 +17,7 @@ import type { Env } from "../env.ts";
 import { entryState } from "../phases/entry-state.ts";
 import type { Runtime } from "../runtime.ts";
 import type { Tier } from "../store/tier.ts";
-import { ttlLeft } from "../store/entries.ts";
+import { discard, ttlLeft } from "../store/entries.ts";
 import { isolateParts, type IsolateParts, runtimeOver } from "../wiring.ts";
 import { answerFill } from "./answer.ts";
 import { shieldTier, sweep } from "./tier.ts";
@@ -84,7 +84,7 @@ export class OriginShield extends DurableObject<Env> {
   async peek(key: string): Promise<ShieldPeek | null> {
     const e = await this.tier.get(key);
     if (!e) return null;
-    await (e.body instanceof ReadableStream ? e.body.cancel() : undefined);
+    await discard(e);
     const t = Date.now();
     const m = e.meta;
     return {

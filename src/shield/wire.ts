@@ -34,7 +34,6 @@ const H = {
   answer: "x-ec-shield",
   member: "x-ec-shield-status",
   origin: "x-ec-shield-origin",
-  length: "x-ec-shield-length",
   failure: "x-ec-shield-failure",
 } as const;
 
@@ -50,7 +49,6 @@ function mark(res: Response, answer: ShieldAnswer, status: CacheStatus, originAs
 /** A stored copy (fresh, or stale when the origin failed or is slow). */
 export function entryAnswer(entry: StoredEntry, answer: ShieldAnswer, status: CacheStatus, originAsked: boolean, now: number): Response {
   const res = encode(entry, now);
-  if (entry.size >= 0) res.headers.set(H.length, String(entry.size));
   return mark(res, answer, status, originAsked);
 }
 
@@ -85,7 +83,6 @@ export function readAnswer(res: Response): Answered {
   const answer = h.get(H.answer) ?? "";
   const upstream: Upstream = { member: h.get(H.member) ?? SHIELD_CACHE_NAME, xCache: HIT_ANSWERS.has(answer) ? "HIT" : "MISS" };
   const originAsked = h.get(H.origin) === "1";
-  const length = h.get(H.length);
   const failure = h.get(H.failure) === "timeout" ? "timeout" : "network";
   for (const name of Object.values(H)) h.delete(name);
   const out = (read: ReadAnswer): Answered => ({ read, answer, upstream, originAsked });
@@ -100,6 +97,5 @@ export function readAnswer(res: Response): Answered {
     void clean.body?.cancel();
     return out({ kind: "invalid" });
   }
-  if (entry.size < 0 && length !== null && /^\d+$/.test(length)) entry.size = Number(length);
   return out({ kind: "entry", entry, stale: answer === "stale" });
 }

@@ -101,9 +101,11 @@ export function decode(res: Response): Stored | null {
   if (expires !== null) headers.set("expires", expires);
   if (date !== null) headers.set("date", date);
   const status = Number(h.get(META.status)) || res.status;
-  const length = h.get("content-length") ?? h.get(META.size);
+  const streamed = h.get("content-length") === null ? h.get(META.size) : null;
+  const length = streamed ?? h.get("content-length");
   const size = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
-  if (size >= 0 && !NULL_BODY.has(status)) headers.set("content-length", String(size));
+  // A body put as a stream: its length comes back from x-ec-size.
+  if (streamed !== null && size >= 0 && !NULL_BODY.has(status)) headers.set("content-length", String(size));
   return { kind: "entry", status, headers, body: NULL_BODY.has(status) ? null : res.body, size: NULL_BODY.has(status) ? 0 : size, meta };
 }
 

@@ -218,9 +218,9 @@ export async function bodyBytes(entry: StoredEntry): Promise<Uint8Array> {
   return new Uint8Array(await new Response(entry.body).arrayBuffer());
 }
 
-/** Release a streamed body nobody will read. */
-export async function discard(stored: Stored | null | undefined): Promise<void> {
-  if (stored?.body instanceof ReadableStream) await stored.body.cancel().catch(() => undefined);
+/** Release a streamed body nobody will read (an entry's, a delivery's, a fragment's). */
+export async function discard(holder: { body: Uint8Array | ReadableStream<Uint8Array> | null } | null | undefined): Promise<void> {
+  if (holder?.body instanceof ReadableStream) await holder.body.cancel().catch(() => undefined);
 }
 
 /**
